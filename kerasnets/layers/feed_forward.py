@@ -1,0 +1,78 @@
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class FeedForward(keras.layers.Layer):
+    """Position-wise feed-forward network (Vaswani et al. 2017, §3.3).
+
+        FFN(x) = act(x W₁ + b₁) W₂ + b₂
+
+    applied to every position alone: `d_model → intermediate_dim → d_model`,
+    with `d_model` taken from the input in `build()` (or `output_dim`).
+
+    Args:
+        intermediate_dim: Width of the hidden layer (d_ff; 2048 in the paper).
+        activation: Activation of the hidden layer ("relu" in the paper,
+            "gelu" in BERT and GPT).
+        output_dim: Output width; defaults to the input width.
+        kernel_initializer, bias_initializer: For both projections.
+
+    Example:
+
+    >>> ffn = FeedForward(intermediate_dim=256)
+    >>> ffn(keras.ops.ones((2, 10, 64))).shape
+    (2, 10, 64)
+    """
+
+    def __init__(
+        self,
+        intermediate_dim,
+        activation="relu",
+        output_dim=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.intermediate_dim = int(intermediate_dim)
+        self.activation = keras.activations.get(activation)
+        self.output_dim = output_dim
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        output_dim = self.output_dim or input_dim
+        self.intermediate_kernel = self.add_weight(
+            name="intermediate_kernel", shape=(input_dim, self.intermediate_dim), initializer=self.kernel_initializer
+        )
+        self.intermediate_bias = self.add_weight(
+            name="intermediate_bias", shape=(self.intermediate_dim,), initializer=self.bias_initializer
+        )
+        self.output_kernel = self.add_weight(
+            name="output_kernel", shape=(self.intermediate_dim, output_dim), initializer=self.kernel_initializer
+        )
+        self.output_bias = self.add_weight(name="output_bias", shape=(output_dim,), initializer=self.bias_initializer)
+        self.built = True
+
+    def call(self, inputs):
+        hidden = self.activation(ops.matmul(inputs, self.intermediate_kernel) + self.intermediate_bias)
+        return ops.matmul(hidden, self.output_kernel) + self.output_bias
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.output_dim or input_shape[-1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "activation": keras.activations.serialize(self.activation),
+                "output_dim": self.output_dim,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,65 @@
+"""Functional-API builders: each function returns an uncompiled `keras.Model`.
+
+    from kerasnets import models
+    model = models.lenet5()
+    model = models.build("bert", preset="bert_tiny")
+"""
+
+import importlib
+import inspect
+
+# Architecture name -> builder; a builder's module may define PRESETS (a dict).
+# Listed in the order `kerasnets summary` shows them.
+ARCHITECTURES = (
+    "mlp",
+    "lenet5",
+    "simple_cnn",
+    "text_cnn",
+    "rnn_classifier",
+    "rnn_language_model",
+    "seq2seq",
+    "transformer",
+    "bert",
+    "gpt",
+)
+BUILDERS = {}
+PRESETS = {}
+for _name in ARCHITECTURES:
+    _module = importlib.import_module(f"kerasnets.models.{_name}")
+    BUILDERS[_name] = getattr(_module, _name)
+    PRESETS[_name] = getattr(_module, "PRESETS", {})
+    globals()[_name] = BUILDERS[_name]  # so `from kerasnets.models import gpt` gives the builder
+del _name, _module
+
+
+def hyperparameters(name):
+    """The keyword arguments the builder `name` accepts, with their defaults."""
+    signature = inspect.signature(get_builder(name))
+    return {
+        key: param.default
+        for key, param in signature.parameters.items()
+        if param.kind is param.KEYWORD_ONLY or param.kind is param.POSITIONAL_OR_KEYWORD
+    }
+
+
+def get_builder(name):
+    if name not in BUILDERS:
+        raise ValueError(f"Unknown architecture '{name}'. Valid architectures: {', '.join(BUILDERS)}.")
+    return BUILDERS[name]
+
+
+def build(name, preset=None, **kwargs):
+    """Build architecture `name` (e.g. "lenet5", "gpt") with optional preset and overrides."""
+    builder = get_builder(name)
+    valid = hyperparameters(name)
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"Unknown hyperparameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for {name}. "
+            f"Valid hyperparameters: {', '.join(k for k in valid if k != 'preset')}."
+        )
+    if preset is not None:
+        if not PRESETS[name]:
+            raise ValueError(f"Architecture '{name}' has no presets.")
+        kwargs["preset"] = preset
+    return builder(**kwargs)
