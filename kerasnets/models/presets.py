@@ -1,15 +1,28 @@
 """Named hyperparameter sets ("presets") for the builders.
 
-A preset is a plain dict of builder arguments. Arguments given explicitly
-override the preset's, so `bert(preset="bert_tiny", dropout=0.0)` works.
+A preset is a dict of builder arguments. Arguments given explicitly win
+over the preset's, so `bert(preset="bert_tiny", dropout=0.0)` works.
 """
 
+import functools
 
-def resolve_preset(builder_name, presets, preset, overrides):
-    """Merge `presets[preset]` with the explicitly given `overrides`."""
-    if preset is None:
-        return dict(overrides)
-    if preset not in presets:
-        valid = ", ".join(sorted(presets)) or "none"
-        raise ValueError(f"Unknown preset '{preset}' for {builder_name}. Valid presets: {valid}.")
-    return {**presets[preset], **overrides}
+
+def with_presets(presets):
+    """Decorate a builder so that it also accepts `preset=NAME` from `presets`."""
+
+    def decorate(builder):
+        @functools.wraps(builder)  # keeps the builder's signature for introspection
+        def build(*, preset=None, **kwargs):
+            if preset is not None:
+                if preset not in presets:
+                    raise ValueError(
+                        f"Unknown preset '{preset}' for {builder.__name__}. "
+                        f"Valid presets: {', '.join(presets)}."
+                    )
+                kwargs = {**presets[preset], **kwargs}
+            return builder(**kwargs)
+
+        build.presets = presets
+        return build
+
+    return decorate

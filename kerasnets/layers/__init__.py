@@ -1,0 +1,17 @@
+"""Building blocks written from scratch with `keras.ops`, one layer per file.
+
+Every layer is registered under the package name "kerasnets", so a `.keras`
+file that uses them reloads with `keras.saving.load_model(path)` alone.
+"""
+
+
+from kerasnets.layers.bias_add import BiasAdd
+from kerasnets.layers.feed_forward import FeedForward
+from kerasnets.layers.max_over_time_pooling import MaxOverTimePooling
+from kerasnets.layers.multi_head_attention import MultiHeadAttention
+from kerasnets.layers.position_embedding import PositionEmbedding
+from kerasnets.layers.positional_encoding import PositionalEncoding
+from kerasnets.layers.scaled_dot_product_attention import ScaledDotProductAttention
+from kerasnets.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from kerasnets.layers.transformer_decoder_block import TransformerDecoderBlock
+from kerasnets.layers.transformer_encoder_block import TransformerEncoderBlock
