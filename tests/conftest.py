@@ -32,7 +32,7 @@ def wrap_layer(layer, input_specs):
     """
     inputs = [keras.Input(shape, dtype=dtype, name=name) for name, (shape, dtype) in input_specs.items()]
     outputs = layer(*inputs)
-    return keras.Model(inputs, outputs)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs)
 
 
 def assert_config_round_trip(layer):
@@ -40,3 +40,19 @@ def assert_config_round_trip(layer):
     clone = layer.__class__.from_config(config)
     assert clone.get_config() == config
     return clone
+
+
+def assert_trains(model, inputs, targets, loss="sparse_categorical_crossentropy", steps=30, learning_rate=1e-2):
+    """Compile `model`, take a few `fit` steps from a tf.data pipeline, then
+    overfit one toy batch and check the loss drops clearly."""
+    import tensorflow as tf
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(4)
+    history = model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    batch_size = len(keras.tree.flatten(targets)[0])
+    before = float(np.atleast_1d(model.evaluate(inputs, targets, batch_size=batch_size, verbose=0))[0])
+    model.fit(inputs, targets, batch_size=batch_size, epochs=steps, verbose=0)
+    after = float(np.atleast_1d(model.evaluate(inputs, targets, batch_size=batch_size, verbose=0))[0])
+    assert after < 0.7 * before, f"loss did not go down: {before:.4f} -> {after:.4f}"

@@ -1,0 +1,5 @@
+import sys
+
+from kerasnets.cli import main
+
+sys.exit(main())

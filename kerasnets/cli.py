@@ -1,0 +1,101 @@
+"""The `kerasnets` command line.
+
+    kerasnets list                                   # architectures, presets, hyperparameters
+    kerasnets summary lenet5                         # model.summary()
+    kerasnets summary bert --preset bert_base_uncased
+    kerasnets summary gpt --set num_layers=2 --set hidden_dim=64
+    kerasnets summary all                            # every architecture
+
+Bad input (an unknown architecture, preset or hyperparameter, or a value the
+builder rejects) prints one line naming the valid choices and exits with 2.
+"""
+
+import argparse
+import ast
+import sys
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit code 2."""
+
+
+def parse_assignment(text):
+    """'num_layers=4' -> ('num_layers', 4); values are Python literals, else strings."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set expects key=value, got '{text}'.")
+    raw = raw.strip()
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw  # a bare word such as relu or lstm
+    return key.strip(), value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="kerasnets", description="Classic neural networks in Keras 3.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    summary = commands.add_parser("summary", help="build an architecture and print model.summary()")
+    summary.add_argument("architecture", metavar="ARCH", help="an architecture name, or 'all'")
+    summary.add_argument("--preset", help="a named configuration, e.g. bert_base_uncased")
+    summary.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a hyperparameter (repeatable), e.g. --set num_layers=4",
+    )
+
+    commands.add_parser("list", help="list architectures, their presets and hyperparameters")
+    return parser
+
+
+def _summary(args):
+    from kerasnets import models
+
+    if args.architecture == "all":
+        if args.preset or args.overrides:
+            raise UsageError("--preset and --set apply to one architecture, not to 'all'.")
+        names = models.ARCHITECTURES
+    else:
+        names = [args.architecture]
+    overrides = dict(parse_assignment(item) for item in args.overrides)
+    for name in names:
+        if name not in models.BUILDERS:
+            raise UsageError(
+                f"unknown architecture '{name}'; choose from: all, {', '.join(models.ARCHITECTURES)}."
+            )
+        try:
+            model = models.build(name, preset=args.preset, **overrides)
+        except (ValueError, TypeError) as error:
+            raise UsageError(str(error).strip().splitlines()[0]) from None
+        model.summary()
+        print()
+
+
+def _list(args):
+    from kerasnets import models
+
+    for name in models.ARCHITECTURES:
+        presets = ", ".join(models.PRESETS[name]) or "-"
+        print(f"{name}\n  presets: {presets}")
+        for key, default in models.hyperparameters(name).items():
+            print(f"  --set {key}={default!r}")
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        {"summary": _summary, "list": _list}[args.command](args)
+    except UsageError as error:
+        print(f"kerasnets: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

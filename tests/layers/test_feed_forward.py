@@ -1,0 +1,29 @@
+import numpy as np
+
+from kerasnets.layers import FeedForward
+from tests.conftest import assert_config_round_trip, assert_reloads_identically, wrap_layer
+
+
+def test_matches_numpy():
+    layer = FeedForward(intermediate_dim=16)
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    out = np.asarray(layer(x))
+    w1, b1, w2, b2 = (np.asarray(w) for w in layer.weights)
+    np.testing.assert_allclose(out, np.maximum(x @ w1 + b1, 0) @ w2 + b2, atol=1e-5)
+    assert [w.shape for w in layer.weights] == [(8, 16), (16,), (16, 8), (8,)]
+
+
+def test_output_dim_and_activation():
+    layer = FeedForward(intermediate_dim=4, activation="tanh", output_dim=3)
+    x = np.ones((1, 2, 5), "float32")
+    out = layer(x)
+    w1, b1, w2, b2 = (np.asarray(w) for w in layer.weights)
+    np.testing.assert_allclose(out, np.tanh(x @ w1 + b1) @ w2 + b2, atol=1e-5)
+    assert out.shape == (1, 2, 3)
+
+
+def test_config_and_saving(tmp_path):
+    clone = assert_config_round_trip(FeedForward(32, activation="gelu", output_dim=4))
+    assert clone.intermediate_dim == 32 and clone.output_dim == 4
+    model = wrap_layer(FeedForward(32, activation="gelu"), {"x": ((None, 8), "float32")})
+    assert_reloads_identically(model, np.ones((2, 3, 8), "float32"), tmp_path)
