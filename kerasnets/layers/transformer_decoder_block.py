@@ -87,6 +87,7 @@ class TransformerDecoderBlock(_TransformerBlock):
                 output, weights = attention(
                     x,
                     x if value is None else value,
+                    query_mask=decoder_padding_mask,  # explicit, so Keras masks on `x` cannot add one
                     value_mask=value_mask,
                     attention_mask=attention_mask,
                     use_causal_mask=causal,

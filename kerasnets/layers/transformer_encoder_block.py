@@ -166,6 +166,7 @@ class TransformerEncoderBlock(_TransformerBlock):
             output, weights = self.self_attention(
                 x,
                 x,
+                query_mask=padding_mask,  # explicit, so Keras masks on `x` cannot add one
                 value_mask=padding_mask,
                 attention_mask=attention_mask,
                 return_attention_scores=True,

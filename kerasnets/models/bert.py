@@ -124,7 +124,7 @@ def bert(
         h = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="mlm_layer_norm")(h)
         logits = BiasAdd(name="mlm_bias")(embedding(h, reverse=True))
         outputs = {
-            "mlm_probabilities": keras.layers.Softmax(dtype="float32", name="mlm_probabilities")(logits),
+            "mlm_probabilities": keras.layers.Activation("softmax", dtype="float32", name="mlm_probabilities")(logits),
             "nsp_probabilities": keras.layers.Dense(
                 2, activation="softmax", kernel_initializer=initializer, dtype="float32", name="nsp_probabilities"
             )(pooled_output),

@@ -81,5 +81,5 @@ def gpt(
         logits = embedding(x, reverse=True)
     else:
         logits = keras.layers.Dense(vocabulary_size, use_bias=False, kernel_initializer=initializer, name="lm_head")(x)
-    probabilities = keras.layers.Softmax(dtype="float32", name="probabilities")(logits)
+    probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     return keras.Model(token_ids, probabilities, name=name)

@@ -110,7 +110,7 @@ def transformer(
         logits = target_embedding(y, reverse=True)
     else:
         logits = keras.layers.Dense(target_vocabulary_size, name="output_projection")(y)
-    probabilities = keras.layers.Softmax(dtype="float32", name="probabilities")(logits)
+    probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     return keras.Model(
         {"encoder_token_ids": encoder_token_ids, "decoder_token_ids": decoder_token_ids},
         probabilities,
