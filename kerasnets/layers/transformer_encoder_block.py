@@ -62,7 +62,7 @@ class _TransformerBlock(keras.layers.Layer):
     def _layer_norm(self, name):
         return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
-    def _attention(self, name, hidden_dim=None):
+    def _attention(self, name):
         # key_dim is a placeholder until build() knows the hidden size.
         return MultiHeadAttention(
             num_heads=self.num_heads,

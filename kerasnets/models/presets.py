@@ -22,7 +22,6 @@ def with_presets(presets):
                 kwargs = {**presets[preset], **kwargs}
             return builder(**kwargs)
 
-        build.presets = presets
         return build
 
     return decorate
