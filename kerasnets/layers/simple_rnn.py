@@ -61,15 +61,19 @@ def run_cell_over_time(layer, sequences, initial_state=None, mask=None, training
         if layer.go_backwards:
             mask = ops.flip(mask, axis=1)
         time_major_mask = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)  # (T, B, 1)
+        # The mask rides along as one extra channel: Keras' TF scan fails on
+        # several sequences whose length is unknown (None), as in an export.
+        width = ops.shape(projected)[-1]
+        steps = ops.concatenate([projected, ops.cast(time_major_mask, projected.dtype)], axis=-1)
 
-        def step(states, inputs_t):
-            projected_t, mask_t = inputs_t
+        def step(states, step_t):
+            projected_t, mask_t = step_t[:, :width], step_t[:, width:] > 0
             new_states = advance(states, projected_t)
             # A masked step leaves the states as they were.
             new_states = [ops.where(mask_t, new, old) for new, old in zip(new_states, states)]
             return new_states, new_states
 
-        final_states, history = ops.scan(step, states, (projected, time_major_mask))
+        final_states, history = ops.scan(step, states, steps)
 
     outputs = ops.transpose(history[0], (1, 0, 2))  # h_t for every t, (B, T, units)
     if mask is not None:

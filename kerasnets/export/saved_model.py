@@ -1,0 +1,140 @@
+"""Export a Keras model as a versioned SavedModel that TensorFlow Serving serves.
+
+    exported = export_model(model, "lenet5", class_names=FASHION_MNIST_CLASSES)
+    # saved_models/lenet5/1/{saved_model.pb, variables/, assets/}
+    # saved_models/models.config gains an entry for "lenet5"
+
+Signatures written (see `saved_model_cli show --dir saved_models/lenet5/1 --all`):
+
+* `serving_default` — the model's own named inputs → its named outputs
+  (e.g. `image` → `probabilities`), float32 outputs, batch dimension None.
+  Classifiers also return `class_id`, `score` and, given `class_names`, `label`.
+* Text models exported with a `tokenizer`: `serving_default` takes raw strings
+  (`text`, shape `(None,)`), tokenizes them in the graph, and returns the same
+  outputs; the token-id function stays available as `predict_token_ids`.
+* Generative models (`gpt`, `rnn_language_model`, `seq2seq`, `transformer`)
+  additionally get `generate` (greedy) and `sample` (top-k / temperature with a
+  seed), running the whole decoding loop in the graph; see
+  `kerasnets.export.generation_signatures`.
+"""
+
+import collections
+import os
+
+import keras
+import tensorflow as tf
+
+from kerasnets.export import signatures as sig
+from kerasnets.export.model_config import update_model_config
+from kerasnets.export.versions import atomic_version_directory, check_version, next_version
+
+DEFAULT_BASE_DIR = "saved_models"
+
+ExportedModel = collections.namedtuple("ExportedModel", ["name", "version", "path", "signatures"])
+
+
+def _check_name(name):
+    if not name or not isinstance(name, str) or "/" in name or ":" in name or name.startswith("."):
+        raise ValueError(
+            f"A model name must be a non-empty string without '/', ':' or a leading '.', got {name!r}."
+        )
+    return name
+
+
+def _is_text_model(model):
+    names = set(sig.input_specs(model))
+    return "token_ids" in names and not names & {"encoder_token_ids", "decoder_token_ids"}
+
+
+def _add_default_signatures(archive, model, class_names, tokenizer, sequence_length):
+    specs = sig.input_specs(model)
+    probabilities_name = "probabilities" if "probabilities" in model.output_names else None
+
+    def outputs_for(inputs):
+        outputs = sig.named_outputs(model, sig.call_model(model, inputs))
+        probabilities = outputs.get(probabilities_name)
+        if probabilities is not None and probabilities.shape.rank == 2:
+            outputs.update(sig.classification_outputs(probabilities, class_names))
+        return outputs
+
+    numeric = tf.function(outputs_for, input_signature=[specs], autograph=False)
+    if tokenizer is None:
+        archive.add_endpoint("serving_default", numeric)
+        return ["serving_default"]
+
+    if not _is_text_model(model):
+        raise ValueError(
+            f"A tokenizer was given, but model '{model.name}' does not take `token_ids`; "
+            "pass the tokenizers of an encoder-decoder model through generation instead."
+        )
+    if not getattr(tokenizer, "built", True):
+        tokenizer(tf.constant([""]))  # e.g. an adapted TextVectorization: build it so it can be tracked
+    archive.track(tokenizer)
+    minimum_length = sig.minimum_text_length(model)
+
+    def from_text(inputs):
+        token_ids = sig.fit_length(tokenizer(inputs["text"]), sequence_length, minimum_length)
+        return outputs_for(sig.token_inputs(model, token_ids))
+
+    text_spec = {"text": tf.TensorSpec([None], tf.string, name="text")}
+    archive.add_endpoint("serving_default", tf.function(from_text, input_signature=[text_spec]))
+    archive.add_endpoint("predict_token_ids", numeric)
+    return ["serving_default", "predict_token_ids"]
+
+
+def export_model(
+    model,
+    name,
+    *,
+    base_dir=DEFAULT_BASE_DIR,
+    version=None,
+    class_names=None,
+    tokenizer=None,
+    sequence_length=None,
+    generation=None,
+    update_config=True,
+    config_base_path=None,
+):
+    """Writes `model` to `<base_dir>/<name>/<version>/` as a SavedModel for TF Serving.
+
+    Args:
+        model: A built Functional Keras model (e.g. from `kerasnets.models`).
+        name: The served model name (`/v1/models/{name}`).
+        base_dir: The export root; TF Serving's `--model_base_path` is `<base_dir>/<name>`.
+        version: A positive integer; by default one more than the newest version present.
+        class_names: Names of the output classes; adds a `label` output to classifiers.
+        tokenizer: For text classifiers: a layer mapping a `(B,)` string tensor to
+            `(B, T)` int token ids padded with 0. Baked into the graph, so the
+            served `serving_default` takes raw strings.
+        sequence_length: Pad/truncate tokenized text to this length (None: the
+            longest text of the request, at least the model's minimum).
+        generation: For generative models: a dict of keyword arguments for
+            `kerasnets.export.generation_signatures.add_generation_signatures`
+            (tokenizers, start/end token ids); `None` exports no decoding loop.
+        update_config: Add the model to `<base_dir>/models.config`.
+        config_base_path: The `base_path` to write into models.config (default:
+            the absolute path of `<base_dir>/<name>`).
+
+    Returns:
+        `ExportedModel(name, version, path, signatures)`.
+    """
+    _check_name(name)
+    if not isinstance(model, keras.Model) or not model.inputs:
+        raise TypeError(f"export_model expects a built Functional keras.Model, got {type(model).__name__}.")
+    model_dir = os.path.join(base_dir, name)
+    version = next_version(model_dir) if version is None else check_version(version)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    names = _add_default_signatures(archive, model, class_names, tokenizer, sequence_length)
+    if generation is not None:
+        from kerasnets.export.generation_signatures import add_generation_signatures
+
+        names += add_generation_signatures(archive, model, **generation)
+
+    with atomic_version_directory(model_dir, version) as staging:
+        archive.write_out(staging, verbose=False)
+    path = os.path.join(model_dir, str(version))
+    if update_config:
+        update_model_config(base_dir, name, config_base_path)
+    return ExportedModel(name, version, path, tuple(names))
