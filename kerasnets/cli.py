@@ -5,6 +5,7 @@
     kerasnets summary bert --preset bert_base_uncased
     kerasnets summary gpt --set num_layers=2 --set hidden_dim=64
     kerasnets summary all                            # every architecture
+    kerasnets export runs/lenet5 --name lenet5       # SavedModel for TF Serving
 
 Bad input (an unknown architecture, preset or hyperparameter, or a value the
 builder rejects) prints one line naming the valid choices and exits with 2.
@@ -51,6 +52,22 @@ def _parser():
     )
 
     commands.add_parser("list", help="list architectures, their presets and hyperparameters")
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained model as a versioned SavedModel for TensorFlow Serving",
+        description="Writes BASE_DIR/NAME/VERSION/ (saved_model.pb, variables/, assets/) and "
+        "adds NAME to BASE_DIR/models.config.",
+    )
+    export.add_argument("source", metavar="SOURCE", help="a .keras file, or a training run directory holding model.keras")
+    export.add_argument("--name", required=True, help="the served model name: /v1/models/NAME")
+    export.add_argument("--base-dir", default="saved_models", help="the export root (default: saved_models)")
+    export.add_argument("--version", type=int, help="a positive integer (default: the next free one)")
+    export.add_argument(
+        "--config-base-path",
+        help="base_path written into models.config (default: the absolute path of BASE_DIR/NAME)",
+    )
+    export.add_argument("--no-model-config", action="store_true", help="leave models.config alone")
     return parser
 
 
@@ -87,10 +104,29 @@ def _list(args):
             print(f"  --set {key}={default!r}")
 
 
+def _export(args):
+    from kerasnets.export.artifacts import export_from_path
+
+    try:
+        exported = export_from_path(
+            args.source,
+            args.name,
+            base_dir=args.base_dir,
+            version=args.version,
+            update_config=not args.no_model_config,
+            config_base_path=args.config_base_path,
+        )
+    except (FileNotFoundError, FileExistsError, ValueError, TypeError) as error:
+        raise UsageError(str(error).strip().splitlines()[0]) from None
+    print(f"Exported '{exported.name}' version {exported.version} to {exported.path}")
+    print(f"  signatures: {', '.join(exported.signatures)}")
+    print(f"  inspect with: saved_model_cli show --dir {exported.path} --all")
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        {"summary": _summary, "list": _list}[args.command](args)
+        {"summary": _summary, "list": _list, "export": _export}[args.command](args)
     except UsageError as error:
         print(f"kerasnets: error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -1,0 +1,81 @@
+"""A trained model on disk, with what its export needs: `model.keras` + `export.json`.
+
+Training writes a directory
+
+    runs/lenet5-fashion_mnist/
+        model.keras      the trained model (reloads with no custom_objects)
+        export.json      {"class_names": [...], "sequence_length": 128,
+                          "tokenizer": <serialized Keras layer>, "generation": {...}}
+
+and `kerasnets export runs/lenet5-fashion_mnist --name lenet5` turns it into a
+served version. `export.json` is optional; a bare `.keras` file works too.
+"""
+
+import json
+import os
+
+import keras
+
+from kerasnets.export.saved_model import DEFAULT_BASE_DIR, export_model
+
+MODEL_FILENAME = "model.keras"
+EXPORT_OPTIONS_FILENAME = "export.json"
+_TOKENIZER_KEYS = ("tokenizer", "source_tokenizer", "target_tokenizer")
+
+
+def save_for_export(directory, model, *, class_names=None, tokenizer=None, sequence_length=None, generation=None):
+    """Saves `model` and the options its export needs into `directory`."""
+    os.makedirs(directory, exist_ok=True)
+    model.save(os.path.join(directory, MODEL_FILENAME))
+    options = {}
+    if class_names is not None:
+        options["class_names"] = [str(name) for name in class_names]
+    if tokenizer is not None:
+        options["tokenizer"] = keras.saving.serialize_keras_object(tokenizer)
+    if sequence_length is not None:
+        options["sequence_length"] = int(sequence_length)
+    if generation:
+        options["generation"] = {
+            key: keras.saving.serialize_keras_object(value) if key in _TOKENIZER_KEYS else value
+            for key, value in generation.items()
+        }
+    with open(os.path.join(directory, EXPORT_OPTIONS_FILENAME), "w", encoding="utf-8") as handle:
+        json.dump(options, handle, indent=2)
+
+
+def load_for_export(source):
+    """`(model, export options)` from a `.keras` file or a directory written by `save_for_export`."""
+    if os.path.isdir(source):
+        model_path = os.path.join(source, MODEL_FILENAME)
+        options_path = os.path.join(source, EXPORT_OPTIONS_FILENAME)
+    else:
+        model_path, options_path = source, None
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(
+            f"No model at {model_path}: give a .keras file or a directory holding {MODEL_FILENAME}."
+        )
+    if not model_path.endswith(".keras"):
+        raise ValueError(f"{model_path} is not a .keras file.")
+    model = keras.saving.load_model(model_path)
+    options = {}
+    if options_path and os.path.isfile(options_path):
+        with open(options_path, encoding="utf-8") as handle:
+            try:
+                options = json.load(handle)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{options_path} is not valid JSON: {error}") from None
+        if "tokenizer" in options:
+            options["tokenizer"] = keras.saving.deserialize_keras_object(options["tokenizer"])
+        generation = options.get("generation")
+        if generation:
+            for key in _TOKENIZER_KEYS:
+                if key in generation:
+                    generation[key] = keras.saving.deserialize_keras_object(generation[key])
+    return model, options
+
+
+def export_from_path(source, name, *, base_dir=DEFAULT_BASE_DIR, **kwargs):
+    """Loads `source` (see `load_for_export`) and exports it with `export_model`."""
+    model, options = load_for_export(source)
+    options.update({key: value for key, value in kwargs.items() if value is not None})
+    return export_model(model, name, base_dir=base_dir, **options)
