@@ -6,6 +6,8 @@
     kerasnets summary gpt --set num_layers=2 --set hidden_dim=64
     kerasnets summary all                            # every architecture
     kerasnets export runs/lenet5 --name lenet5       # SavedModel for TF Serving
+    kerasnets serve --model_name=lenet5 --model_base_path=$PWD/saved_models/lenet5
+    kerasnets demo                                   # train → export → serve → predict
 
 Bad input (an unknown architecture, preset or hyperparameter, or a value the
 builder rejects) prints one line naming the valid choices and exits with 2.
@@ -68,6 +70,22 @@ def _parser():
         help="base_path written into models.config (default: the absolute path of BASE_DIR/NAME)",
     )
     export.add_argument("--no-model-config", action="store_true", help="leave models.config alone")
+
+    from kerasnets.serving.cli import add_parser as add_serve_parser
+
+    add_serve_parser(commands)
+
+    demo = commands.add_parser(
+        "demo",
+        help="train LeNet-5 on Fashion-MNIST, export it, serve it and query it over REST",
+        description="The main job end to end: fit on real data, summary(), export to BASE_DIR/lenet5/, "
+        "start `kerasnets serve`, send a :predict request and print predicted vs true labels.",
+    )
+    demo.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
+    demo.add_argument("--base-dir", default="saved_models", help="the export root (default: saved_models)")
+    demo.add_argument("--port", type=int, default=0, help="REST port (default: a free one)")
+    demo.add_argument("--keep-serving", action="store_true", help="leave the server running until Ctrl-C")
+    demo.add_argument("--data-dir", help="tfds data_dir (default: tfds' own, ~/tensorflow_datasets)")
     return parser
 
 
@@ -123,10 +141,23 @@ def _export(args):
     print(f"  inspect with: saved_model_cli show --dir {exported.path} --all")
 
 
+def _demo(args):
+    from kerasnets.demo import run
+
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}.")
+    run(epochs=args.epochs, base_dir=args.base_dir, port=args.port or None,
+        keep_serving=args.keep_serving, data_dir=args.data_dir)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from kerasnets.serving.cli import run as serve
+
+        return serve(args)
     try:
-        {"summary": _summary, "list": _list, "export": _export}[args.command](args)
+        {"summary": _summary, "list": _list, "export": _export, "demo": _demo}[args.command](args)
     except UsageError as error:
         print(f"kerasnets: error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -48,7 +48,7 @@ def _is_text_model(model):
 
 def _add_default_signatures(archive, model, class_names, tokenizer, sequence_length):
     specs = sig.input_specs(model)
-    probabilities_name = "probabilities" if "probabilities" in model.output_names else None
+    probabilities_name = "probabilities" if "probabilities" in sig.output_names(model) else None
 
     def outputs_for(inputs):
         outputs = sig.named_outputs(model, sig.call_model(model, inputs))
@@ -126,11 +126,12 @@ def export_model(
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    names = _add_default_signatures(archive, model, class_names, tokenizer, sequence_length)
-    if generation is not None:
+    names = []
+    if generation is not None:  # first: it checks the model is generative
         from kerasnets.export.generation_signatures import add_generation_signatures
 
         names += add_generation_signatures(archive, model, **generation)
+    names = _add_default_signatures(archive, model, class_names, tokenizer, sequence_length) + names
 
     with atomic_version_directory(model_dir, version) as staging:
         archive.write_out(staging, verbose=False)

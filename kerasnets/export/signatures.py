@@ -36,14 +36,19 @@ def call_model(model, inputs):
     return model(tensor, training=False)
 
 
+def output_names(model):
+    """The names of the model's outputs (a Sequential model's: its last layer's)."""
+    return list(getattr(model, "output_names", None) or [model.layers[-1].name])
+
+
 def named_outputs(model, outputs):
     """The model's outputs as a `{name: float32-or-integer tensor}` dict."""
     if isinstance(outputs, dict):
         named = dict(outputs)
     elif isinstance(outputs, (list, tuple)):
-        named = dict(zip(model.output_names, outputs))
+        named = dict(zip(output_names(model), outputs))
     else:
-        named = {model.output_names[0]: outputs}
+        named = {output_names(model)[0]: outputs}
     return {
         name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
         for name, value in named.items()

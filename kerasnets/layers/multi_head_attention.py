@@ -4,11 +4,36 @@ from keras import ops
 from kerasnets.layers.scaled_dot_product_attention import ScaledDotProductAttention
 
 
-def causal_mask(query_length, key_length):
-    """Boolean `(1, T_q, T_k)` mask: query i may attend to keys j ≤ i."""
-    rows = ops.expand_dims(ops.arange(query_length), -1)
+def causal_mask(query_length, key_length, query_start=0):
+    """Boolean `(1, T_q, T_k)` mask: query i (at position `query_start + i`)
+    may attend to keys j ≤ query_start + i."""
+    rows = ops.expand_dims(ops.arange(query_length) + ops.cast(query_start, "int32"), -1)
     cols = ops.expand_dims(ops.arange(key_length), 0)
     return ops.expand_dims(rows >= cols, 0)
+
+
+def update_along_axis(inputs, updates, start, axis):
+    """`inputs` with `updates` written over positions `[start, start + U)` of `axis`.
+
+        output[..., p, ...] = updates[..., p - start, ...]   if start ≤ p < start + U
+                            = inputs[..., p, ...]            otherwise
+
+    The same as `keras.ops.slice_update` along one axis, built from `take` and
+    `where` only: on TensorFlow `slice_update` is the XLA op
+    `XlaDynamicUpdateSlice`, which TensorFlow Serving cannot run without XLA.
+    `start` may be a tensor. Costs one pass over `inputs`.
+    """
+    axis = axis % len(inputs.shape)
+    length = ops.shape(inputs)[axis]
+    offsets = ops.arange(length) - ops.cast(start, "int32")
+    if updates.shape[axis] != 1:  # a single position just broadcasts
+        update_length = ops.shape(updates)[axis]
+        updates = ops.take(updates, ops.clip(offsets, 0, update_length - 1), axis=axis)
+        inside = (offsets >= 0) & (offsets < update_length)
+    else:
+        inside = ops.equal(offsets, 0)
+    inside = ops.reshape(inside, [-1 if i == axis else 1 for i in range(len(inputs.shape))])
+    return ops.where(inside, ops.cast(updates, inputs.dtype), inputs)
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -31,6 +56,30 @@ class MultiHeadAttention(keras.layers.Layer):
     One difference: a query position that may attend to no key at all (a
     padded query) outputs the output bias alone, where the Keras layer
     outputs a uniform average of the values.
+
+    Key/value cache (for autoregressive decoding, as KerasHub's
+    `CachedMultiHeadAttention`): `cache` has shape `(B, 2, S_max, H, key_dim)`,
+    `cache[:, 0]` the projected keys `K W^K` and `cache[:, 1]` the projected
+    values `V W^V` of every position decoded so far (so it needs
+    `value_dim == key_dim`).
+
+    * With `cache_update_index=i`, the keys and values of the `T` new
+      positions in `key`/`value` are written into the cache at positions
+      `i … i+T-1`, and the queries attend over all `S_max` cached positions;
+      `use_causal_mask` then means query t (position `i + t`) sees cache
+      positions `≤ i + t`, which also hides the cache's unwritten tail. One
+      decoding step is `T = 1`; prefilling a prompt is `i = 0, T = len`.
+      `value_mask`/`key_mask` describe the `T` new positions; cache
+      positions written earlier count as real tokens.
+    * With `cache_update_index=None`, the cache is used as it is, keys and
+      values precomputed (`compute_key_value_cache`), e.g. a decoder's
+      cross-attention over a fixed encoder output; `value` may then be None
+      and `value_mask`/`key_mask` cover the `S_max` cached positions.
+
+    A call with a cache returns `(outputs, new_cache)` (or `(outputs,
+    scores, new_cache)`); without one the layer computes exactly what it
+    does otherwise. Cached calls are for eager or `tf.function` decoding
+    loops, not for building Functional graphs.
 
     Args:
         num_heads: Number of heads H.
@@ -55,6 +104,9 @@ class MultiHeadAttention(keras.layers.Layer):
         return_attention_scores: Also return the weights `(B, H, T_q, T_k)`.
         training: Whether dropout is active.
         use_causal_mask: Forbid attending to later positions.
+        cache: Optional key/value cache `(B, 2, S_max, H, key_dim)`, see above.
+        cache_update_index: Position (int or scalar tensor) where the new
+            keys and values go into `cache`; None reuses `cache` as it is.
 
     Example:
 
@@ -62,6 +114,8 @@ class MultiHeadAttention(keras.layers.Layer):
     >>> x = keras.random.normal((2, 10, 32))
     >>> mha(x, x, use_causal_mask=True).shape
     (2, 10, 32)
+    >>> cache = mha.empty_cache(batch_size=2, length=10)
+    >>> out, cache = mha(x[:, :1], x[:, :1], use_causal_mask=True, cache=cache, cache_update_index=0)
     """
 
     def __init__(
@@ -130,7 +184,9 @@ class MultiHeadAttention(keras.layers.Layer):
             constraint=self.bias_constraint,
         )
 
-    def build(self, query_shape, value_shape, key_shape=None):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        if value_shape is None:
+            raise ValueError(f"{self.name}: the first call needs a `value` (the weights' shapes depend on it).")
         key_shape = value_shape if key_shape is None else key_shape
         heads = self.num_heads
         output_dim = self.output_dim or query_shape[-1]
@@ -157,10 +213,45 @@ class MultiHeadAttention(keras.layers.Layer):
             projected = projected + ops.expand_dims(bias, 1)
         return projected
 
+    def compute_key_value_cache(self, value, key=None):
+        """The projected keys and values of a sequence, stacked as a cache.
+
+            cache[:, 0] = key W^K + b^K,   cache[:, 1] = value W^V + b^V
+
+        each split into heads: shape `(B, 2, T, H, key_dim)`, the layout of
+        the `cache` call argument. `key` defaults to `value`. Computed once
+        for a fixed sequence (an encoder output), it lets every decoding step
+        skip the projection (`cache=…, cache_update_index=None`).
+        """
+        self._check_cacheable()
+        key = value if key is None else key
+        dtype = self.compute_dtype  # may be called outside __call__'s autocast
+
+        def project(x, kernel, bias):
+            # (B, T, d) x (d, H, k) -> (B, T, H, k), the cache's layout.
+            projected = ops.einsum("btd,dhk->bthk", ops.cast(x, dtype), ops.cast(kernel, dtype))
+            return projected if bias is None else projected + ops.cast(bias, dtype)
+
+        keys = project(key, self.key_kernel, self.key_bias)
+        values = project(value, self.value_kernel, self.value_bias)
+        return ops.stack([keys, values], axis=1)
+
+    def empty_cache(self, batch_size, length):
+        """A zero cache `(batch_size, 2, length, num_heads, key_dim)` to decode into."""
+        self._check_cacheable()
+        return ops.zeros((batch_size, 2, length, self.num_heads, self.key_dim), dtype=self.compute_dtype)
+
+    def _check_cacheable(self):
+        if self.key_dim != self.value_dim:
+            raise ValueError(
+                f"{self.name}: a key/value cache needs value_dim == key_dim, "
+                f"got key_dim={self.key_dim}, value_dim={self.value_dim}."
+            )
+
     def call(
         self,
         query,
-        value,
+        value=None,
         key=None,
         query_mask=None,
         value_mask=None,
@@ -169,39 +260,116 @@ class MultiHeadAttention(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
         use_causal_mask=False,
+        cache=None,
+        cache_update_index=None,
     ):
+        if cache is not None:
+            return self._call_with_cache(
+                query,
+                value,
+                key,
+                query_mask,
+                value_mask,
+                key_mask,
+                attention_mask,
+                return_attention_scores,
+                training,
+                use_causal_mask,
+                cache,
+                cache_update_index,
+            )
+        if value is None:
+            raise ValueError(f"{self.name}: `value` is required unless a precomputed `cache` is given.")
         if key is None:
             key = value
             key_mask = None  # the value's mask already covers the keys
         mask = self._combined_mask(
-            query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask
+            ops.shape(query)[1],
+            ops.shape(value)[1],
+            query_mask,
+            (value_mask, key_mask),
+            attention_mask,
+            use_causal_mask,
         )
-        if mask is not None:
-            mask = ops.expand_dims(mask, 1)  # broadcast over heads
         q = self._project(query, self.query_kernel, self.query_bias)
         k = self._project(key, self.key_kernel, self.key_bias)
         v = self._project(value, self.value_kernel, self.value_bias)
-        heads, weights = self._attention(
-            q, k, v, mask=mask, return_attention_scores=True, training=training
-        )
-        outputs = ops.einsum("bhtv,hvo->bto", heads, self.output_kernel)
-        if self.output_bias is not None:
-            outputs = outputs + self.output_bias
+        outputs, weights = self._attend(q, k, v, mask, training)
         if return_attention_scores:
             return outputs, weights
         return outputs
 
+    def _call_with_cache(
+        self,
+        query,
+        value,
+        key,
+        query_mask,
+        value_mask,
+        key_mask,
+        attention_mask,
+        return_attention_scores,
+        training,
+        use_causal_mask,
+        cache,
+        cache_update_index,
+    ):
+        self._check_cacheable()
+        if key is None:
+            key_mask = None  # the value's mask already covers the keys
+        paddings = [ops.cast(padding, "bool") for padding in (value_mask, key_mask) if padding is not None]
+        key_padding = ops.logical_and(*paddings) if len(paddings) == 2 else (paddings or [None])[0]
+        if cache_update_index is None:
+            query_start = 0  # precomputed keys and values: the padding covers the cache
+        else:
+            if value is None:
+                raise ValueError(f"{self.name}: `value` is required to update the cache.")
+            cache = update_along_axis(cache, self.compute_key_value_cache(value, key), cache_update_index, axis=2)
+            if key_padding is not None:
+                # Only the new positions have a padding mask; earlier ones are real tokens.
+                everything = ops.ones(ops.shape(cache)[:1] + ops.shape(cache)[2:3], dtype="bool")
+                key_padding = update_along_axis(everything, key_padding, cache_update_index, axis=1)
+            query_start = cache_update_index
+        mask = self._combined_mask(
+            ops.shape(query)[1],
+            ops.shape(cache)[2],
+            query_mask,
+            (key_padding,),
+            attention_mask,
+            use_causal_mask,
+            query_start,
+        )
+        q = self._project(query, self.query_kernel, self.query_bias)
+        k = ops.transpose(cache[:, 0], (0, 2, 1, 3))  # (B, S_max, H, k) -> (B, H, S_max, k)
+        v = ops.transpose(cache[:, 1], (0, 2, 1, 3))
+        outputs, weights = self._attend(q, k, v, mask, training)
+        if return_attention_scores:
+            return outputs, weights, cache
+        return outputs, cache
+
+    def _attend(self, q, k, v, mask, training):
+        """Attention of the projected heads `(B, H, T, k)`, then the output projection."""
+        if mask is not None:
+            mask = ops.expand_dims(mask, 1)  # broadcast over heads
+        heads, weights = self._attention(q, k, v, mask=mask, return_attention_scores=True, training=training)
+        outputs = ops.einsum("bhtv,hvo->bto", heads, self.output_kernel)
+        if self.output_bias is not None:
+            outputs = outputs + self.output_bias
+        return outputs, weights
+
     @staticmethod
-    def _combined_mask(query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask):
+    def _combined_mask(
+        query_length, key_length, query_mask, key_paddings, attention_mask, use_causal_mask, query_start=0
+    ):
         """AND of every mask given, as a boolean `(B or 1, T_q, T_k)` tensor, or None."""
         parts = []
         if query_mask is not None:
             parts.append(ops.expand_dims(ops.cast(query_mask, "bool"), -1))
-        for padding in (value_mask, key_mask):
+        for padding in key_paddings:
             if padding is not None:
                 parts.append(ops.expand_dims(ops.cast(padding, "bool"), -2))
         if use_causal_mask:
-            parts.append(causal_mask(ops.shape(query)[1], ops.shape(value)[1]))
+            parts.append(causal_mask(query_length, key_length, query_start))
         if attention_mask is not None:
             parts.append(ops.cast(attention_mask, "bool"))
         if not parts:

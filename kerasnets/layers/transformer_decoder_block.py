@@ -16,6 +16,18 @@ class TransformerDecoderBlock(_TransformerBlock):
     `encoder_sequence` the block has no cross-attention: the decoder-only
     block of GPT (use `normalize_first=True` for GPT-2's pre-LN).
 
+    Decoding with caches (KerasHub's convention): pass
+    `self_attention_cache` `(B, 2, S_max, H, head_dim)` and
+    `self_attention_cache_update_index` i, and the keys and values of the
+    `T` new positions (usually one) are written at `i … i+T-1` while the
+    queries attend, causally, over the whole cache. For cross-attention,
+    `compute_cross_attention_cache(encoder_sequence)` projects the encoder
+    output once; pass it as `cross_attention_cache` (without an update
+    index, and `encoder_sequence` may then be None) and no step re-projects
+    it. Every cache passed in comes back, updated, after the output:
+    `(outputs, [self_scores, cross_scores,] self_attention_cache[, cross_attention_cache])`.
+    Without caches the block behaves exactly as before.
+
     Args:
         Same as `TransformerEncoderBlock`.
 
@@ -26,6 +38,15 @@ class TransformerDecoderBlock(_TransformerBlock):
         decoder_attention_mask: Optional boolean `(B, T, T)`.
         encoder_padding_mask: Optional boolean `(B, S)`.
         encoder_attention_mask: Optional boolean `(B, T, S)`.
+        self_attention_cache: Optional `(B, 2, S_max, H, head_dim)` keys and
+            values of the positions decoded so far.
+        self_attention_cache_update_index: Position of the first new token
+            in the cache (int or scalar tensor).
+        cross_attention_cache: Optional `(B, 2, S, H, head_dim)` projected
+            encoder keys and values (`compute_cross_attention_cache`).
+        cross_attention_cache_update_index: Write the projections of
+            `encoder_sequence` into `cross_attention_cache` at this position
+            instead of reusing it as it is (rarely needed).
         use_causal_mask: Mask future positions in self-attention (default True).
         return_attention_scores: Also return the self-attention weights and,
             with an encoder, the cross-attention weights.
@@ -40,6 +61,10 @@ class TransformerDecoderBlock(_TransformerBlock):
     >>> y = keras.ops.ones((2, 7, 64)); x = keras.ops.ones((2, 9, 64))
     >>> block(y, x).shape
     (2, 7, 64)
+    >>> cross = block.compute_cross_attention_cache(x)                     # (2, 2, 9, 4, 16)
+    >>> cache = block.self_attention.empty_cache(batch_size=2, length=7)
+    >>> step, cache, cross = block(y[:, :1], self_attention_cache=cache,
+    ...                            self_attention_cache_update_index=0, cross_attention_cache=cross)
     """
 
     def __init__(self, intermediate_dim, num_heads, **kwargs):
@@ -59,6 +84,13 @@ class TransformerDecoderBlock(_TransformerBlock):
         self._build_feed_forward(decoder_sequence_shape)
         self.built = True
 
+    def compute_cross_attention_cache(self, encoder_sequence):
+        """The cross-attention keys and values of `encoder_sequence`, `(B, 2, S, H, head_dim)`,
+        computed once and passed as `cross_attention_cache` at every decoding step."""
+        if not self.cross_attention.built:
+            raise ValueError(f"{self.name} was built without an encoder sequence; it has no cross-attention.")
+        return self.cross_attention.compute_key_value_cache(encoder_sequence)
+
     def call(
         self,
         decoder_sequence,
@@ -67,6 +99,10 @@ class TransformerDecoderBlock(_TransformerBlock):
         decoder_attention_mask=None,
         encoder_padding_mask=None,
         encoder_attention_mask=None,
+        self_attention_cache=None,
+        self_attention_cache_update_index=None,
+        cross_attention_cache=None,
+        cross_attention_cache_update_index=None,
         use_causal_mask=True,
         return_attention_scores=False,
         training=None,
@@ -78,46 +114,74 @@ class TransformerDecoderBlock(_TransformerBlock):
             decoder_padding_mask = decoder_sequence_mask if decoder_sequence_mask is not None else mask
         if encoder_padding_mask is None:
             encoder_padding_mask = encoder_sequence_mask
-        if encoder_sequence is not None and not self.cross_attention.built:
+        has_cross_attention = encoder_sequence is not None or cross_attention_cache is not None
+        if has_cross_attention and not self.cross_attention.built:
             raise ValueError(f"{self.name} was built without an encoder sequence; it has no cross-attention.")
+        if self_attention_cache is not None and self_attention_cache_update_index is None:
+            raise ValueError(f"{self.name}: self_attention_cache needs self_attention_cache_update_index.")
         scores = []
+        caches = []
 
-        def attend(attention, value, value_mask, attention_mask, causal):
+        def attend(attention, is_self_attention, value, value_mask, attention_mask, causal, cache, cache_index):
             def sublayer(x):
-                output, weights = attention(
+                results = attention(
                     x,
-                    x if value is None else value,
+                    x if is_self_attention else value,
                     query_mask=decoder_padding_mask,  # explicit, so Keras masks on `x` cannot add one
                     value_mask=value_mask,
                     attention_mask=attention_mask,
                     use_causal_mask=causal,
                     return_attention_scores=True,
                     training=training,
+                    cache=cache,
+                    cache_update_index=cache_index,
                 )
-                scores.append(weights)
-                return output
+                scores.append(results[1])
+                if cache is not None:
+                    caches.append(results[2])
+                return results[0]
 
             return sublayer
 
         x = residual(
             decoder_sequence,
-            attend(self.self_attention, None, decoder_padding_mask, decoder_attention_mask, use_causal_mask),
+            attend(
+                self.self_attention,
+                True,
+                None,
+                decoder_padding_mask,
+                decoder_attention_mask,
+                use_causal_mask,
+                self_attention_cache,
+                self_attention_cache_update_index,
+            ),
             self.self_attention_norm,
             self.dropout_layer,
             self.normalize_first,
             training,
         )
-        if encoder_sequence is not None:
+        if has_cross_attention:
             x = residual(
                 x,
-                attend(self.cross_attention, encoder_sequence, encoder_padding_mask, encoder_attention_mask, False),
+                attend(
+                    self.cross_attention,
+                    False,
+                    encoder_sequence,
+                    encoder_padding_mask,
+                    encoder_attention_mask,
+                    False,
+                    cross_attention_cache,
+                    cross_attention_cache_update_index,
+                ),
                 self.cross_attention_norm,
                 self.dropout_layer,
                 self.normalize_first,
                 training,
             )
         x = self._feed_forward(x, training)
-        return (x, *scores) if return_attention_scores else x
+        outputs = (x, *scores) if return_attention_scores else (x,)
+        outputs += tuple(caches)
+        return outputs if len(outputs) > 1 else x
 
     def compute_mask(self, decoder_sequence, previous_mask=None):
         # Keras hands us the first input's mask; the output keeps it.

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from kerasnets.layers import MultiHeadAttention
+from kerasnets.layers.multi_head_attention import update_along_axis
 from tests.conftest import assert_config_round_trip, assert_reloads_identically, wrap_layer
 
 RNG = np.random.default_rng(0)
@@ -123,3 +124,68 @@ def test_config_and_saving(tmp_path):
     assert (clone.num_heads, clone.key_dim, clone.value_dim, clone.output_dim) == (2, 3, 5, 8)
     model = wrap_layer(MultiHeadAttention(num_heads=2, key_dim=4), {"q": ((5, 12), "float32"), "v": ((7, 10), "float32")})
     assert_reloads_identically(model, [QUERY, VALUE], tmp_path)
+
+
+def test_update_along_axis_writes_a_slice_like_numpy():
+    inputs = RNG.normal(size=(2, 6, 3)).astype("float32")
+    updates = RNG.normal(size=(2, 2, 3)).astype("float32")
+    expected = inputs.copy()
+    expected[:, 3:5] = updates
+    np.testing.assert_array_equal(update_along_axis(inputs, updates, 3, axis=1), expected)
+    expected = inputs.copy()
+    expected[:, 1:2] = updates[:, :1]
+    start = keras.ops.convert_to_tensor(1)
+    np.testing.assert_array_equal(update_along_axis(inputs, updates[:, :1], start, axis=1), expected)
+    expected = inputs.copy()
+    expected[:, 5] = updates[:, 0]  # what would fall past the end is dropped
+    np.testing.assert_array_equal(update_along_axis(inputs, updates, 5, axis=-2), expected)
+
+
+def test_cached_decoding_matches_full_causal_attention():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    x = QUERY  # (2, 5, 12)
+    full = np.asarray(layer(x, x, use_causal_mask=True))
+    cache = layer.empty_cache(batch_size=2, length=8)  # longer than needed: the unwritten tail is masked
+    assert tuple(cache.shape) == (2, 2, 8, 2, 4)
+    output, cache = layer(x[:, :2], x[:, :2], use_causal_mask=True, cache=cache, cache_update_index=0)  # prefill
+    np.testing.assert_allclose(output, full[:, :2], atol=1e-5)
+    for t in range(2, 5):
+        output, scores, cache = layer(
+            x[:, t : t + 1],
+            x[:, t : t + 1],
+            use_causal_mask=True,
+            cache=cache,
+            cache_update_index=keras.ops.convert_to_tensor(t),
+            return_attention_scores=True,
+        )
+        np.testing.assert_allclose(output[:, 0], full[:, t], atol=1e-5)
+        assert tuple(scores.shape) == (2, 2, 1, 8) and not np.asarray(scores)[..., t + 1 :].any()
+    # The cache holds the projected keys and values of every position written, zeros after.
+    np.testing.assert_allclose(cache[:, :, :5], layer.compute_key_value_cache(x), atol=1e-5)
+    assert not np.asarray(cache[:, :, 5:]).any()
+
+
+def test_precomputed_cache_matches_attention_over_padded_values():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    layer(QUERY, VALUE)
+    value_mask = np.ones((2, 7), bool)
+    value_mask[1, 4:] = False
+    expected = layer(QUERY, VALUE, value_mask=value_mask)
+    cache = layer.compute_key_value_cache(VALUE)
+    assert tuple(cache.shape) == (2, 2, 7, 2, 4)
+    output, returned = layer(QUERY, None, value_mask=value_mask, cache=cache)  # no re-projection
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+    np.testing.assert_array_equal(returned, cache)
+    with_key = MultiHeadAttention(num_heads=2, key_dim=4)
+    with_key(QUERY, VALUE, KEY)
+    output, _ = with_key(QUERY, cache=with_key.compute_key_value_cache(VALUE, KEY))
+    np.testing.assert_allclose(output, with_key(QUERY, VALUE, KEY), atol=1e-5)
+
+
+def test_cache_needs_equal_key_and_value_sizes():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3)
+    layer(QUERY, VALUE)
+    with pytest.raises(ValueError, match="value_dim"):
+        layer.empty_cache(2, 5)
+    with pytest.raises(ValueError, match="value"):
+        MultiHeadAttention(num_heads=2, key_dim=4)(QUERY)

@@ -87,3 +87,50 @@ def test_config_and_saving(tmp_path):
     decoder_only = TransformerDecoderBlock(16, 2)(y)
     model = keras.Model([y, memory], [with_encoder, decoder_only])
     assert_reloads_identically(model, [Y, MEMORY], tmp_path)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_cached_steps_match_the_full_sequence(normalize_first):
+    block = TransformerDecoderBlock(intermediate_dim=16, num_heads=2, normalize_first=normalize_first)
+    memory_mask = np.array([[1] * 5 + [0] * 2, [1] * 3 + [0] * 4], bool)
+    full = np.asarray(block(Y, MEMORY, encoder_padding_mask=memory_mask))
+    cross_cache = block.compute_cross_attention_cache(MEMORY)  # the encoder output, projected once
+    assert tuple(cross_cache.shape) == (2, 2, 7, 2, 4)
+    cache = block.self_attention.empty_cache(batch_size=2, length=5)
+    for t in range(5):
+        output, cache, returned = block(
+            Y[:, t : t + 1],
+            encoder_padding_mask=memory_mask,
+            self_attention_cache=cache,
+            self_attention_cache_update_index=t,
+            cross_attention_cache=cross_cache,
+        )
+        np.testing.assert_allclose(output[:, 0], full[:, t], atol=1e-5)
+    np.testing.assert_array_equal(returned, cross_cache)
+    # Written at an index instead, the cross-attention cache is the same projection.
+    _, _, written = block(
+        Y[:, :1],
+        MEMORY,
+        self_attention_cache=block.self_attention.empty_cache(2, 5),
+        self_attention_cache_update_index=0,
+        cross_attention_cache=keras.ops.zeros_like(cross_cache),
+        cross_attention_cache_update_index=0,
+    )
+    np.testing.assert_allclose(written, cross_cache, atol=1e-6)
+
+
+def test_decoder_only_prefill_then_one_step():
+    block = TransformerDecoderBlock(intermediate_dim=16, num_heads=2, normalize_first=True)
+    full = np.asarray(block(Y))
+    cache = block.self_attention.empty_cache(2, 6)
+    output, cache = block(Y[:, :4], self_attention_cache=cache, self_attention_cache_update_index=0)
+    np.testing.assert_allclose(output, full[:, :4], atol=1e-5)
+    output, scores, cache = block(
+        Y[:, 4:], self_attention_cache=cache, self_attention_cache_update_index=4, return_attention_scores=True
+    )
+    np.testing.assert_allclose(output[:, 0], full[:, 4], atol=1e-5)
+    assert tuple(scores.shape) == (2, 2, 1, 6) and tuple(cache.shape) == (2, 2, 6, 2, 4)
+    with pytest.raises(ValueError, match="update_index"):
+        block(Y[:, :1], self_attention_cache=cache)
+    with pytest.raises(ValueError, match="cross-attention"):
+        block(Y[:, :1], self_attention_cache=cache, self_attention_cache_update_index=0, cross_attention_cache=cache)

@@ -1,0 +1,121 @@
+"""The main job, end to end: train → summary → export → serve → query over REST.
+
+    kerasnets demo                  # LeNet-5 on Fashion-MNIST, 2 epochs
+    kerasnets demo --epochs 5 --port 8501 --keep-serving
+
+1. trains LeNet-5 on Fashion-MNIST (real data: tensorflow-datasets, offline
+   from ../shared/data where present) with `compile`/`fit` on a tf.data pipeline;
+2. prints `model.summary()` and the test accuracy;
+3. exports it to `saved_models/lenet5/<next version>/` (+ `models.config`);
+4. starts `kerasnets serve` (TensorFlow Serving's REST API) in a subprocess,
+   waits for the new version to be AVAILABLE, sends a `:predict` request with
+   a few test images, prints predicted vs true labels, and stops the server.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nobody is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def train_lenet5(epochs=2, batch_size=128, data_dir=None):
+    """LeNet-5 on Fashion-MNIST: returns (model, test accuracy, (test images, test labels))."""
+    import keras
+
+    from kerasnets import models
+    from kerasnets.data import load_image_classification
+
+    train = load_image_classification("fashion_mnist", split="train", batch_size=batch_size, shuffle=True, data_dir=data_dir)
+    test = load_image_classification("fashion_mnist", split="test", batch_size=1024, shuffle=False, data_dir=data_dir)
+    model = models.lenet5()
+    model.summary()
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(train, epochs=epochs, validation_data=test)
+    _, accuracy = model.evaluate(test, verbose=0)
+    images, labels = next(iter(test.unbatch().batch(8)))
+    return model, accuracy, (images.numpy(), labels.numpy())
+
+
+def wait_until_available(client, version, server, timeout=120):
+    """Polls the model's status until `version` is AVAILABLE (or the server dies)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited early with code {server.returncode}")
+        try:
+            status = client.status(version=version)
+            if status["model_version_status"][0]["state"] == "AVAILABLE":
+                return
+        except Exception:  # noqa: BLE001 - not up yet: connection refused, 404 while loading
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"version {version} was not AVAILABLE after {timeout} s")
+
+
+def run(epochs=2, base_dir="saved_models", port=None, keep_serving=False, data_dir=None):
+    from kerasnets.export import export_model
+    from kerasnets.serving import Client
+
+    model, accuracy, (images, labels) = train_lenet5(epochs=epochs, data_dir=data_dir)
+    print(f"\nTest accuracy after {epochs} epoch(s): {accuracy:.4f}")
+
+    exported = export_model(model, "lenet5", base_dir=base_dir, class_names=FASHION_MNIST_CLASSES)
+    print(f"Exported version {exported.version} to {exported.path} (signatures: {', '.join(exported.signatures)})")
+
+    port = port or free_port()
+    command = [
+        sys.executable, "-m", "kerasnets", "serve",
+        f"--rest_api_port={port}", "--model_name=lenet5", f"--model_base_path={os.path.abspath(os.path.join(base_dir, 'lenet5'))}",
+    ]  # fmt: skip
+    print("\n$ " + " ".join(command[2:]).replace("-m kerasnets", "kerasnets"))
+    server = subprocess.Popen(command)
+    predictions = None
+    try:
+        client = Client(f"http://127.0.0.1:{port}", "lenet5")
+        wait_until_available(client, exported.version, server)
+        body = {"instances": images.tolist()}
+        print(
+            f"\n$ curl -X POST http://127.0.0.1:{port}/v1/models/lenet5:predict "
+            f"-d '{{\"instances\": [<{len(images)} images of 28x28x1 floats>]}}'"
+        )
+        predictions = client.predict(instances=body["instances"])
+        print(json.dumps({"predictions": [{k: p[k] for k in ("label", "class_id", "score")} for p in predictions]})[:400] + " …")
+        print(f"\n{'predicted':<14}{'true':<14}{'score':>6}")
+        hits = 0
+        for prediction, label in zip(predictions, labels):
+            true_name = FASHION_MNIST_CLASSES[int(label)]
+            hits += prediction["label"] == true_name
+            print(f"{prediction['label']:<14}{true_name:<14}{prediction['score']:>6.3f}")
+        print(f"{hits}/{len(labels)} correct over REST")
+        if keep_serving:
+            print(f"\nServing on http://127.0.0.1:{port}/v1/models/lenet5 — Ctrl-C to stop.")
+            server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    print("Server stopped.")
+    return accuracy, predictions

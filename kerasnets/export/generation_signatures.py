@@ -1,0 +1,184 @@
+"""Generation signatures: the whole decoding loop inside the served graph.
+
+    exported = export_model(gpt_model, "gpt", generation={"tokenizer": char_tokenizer})
+    # POST /v1/models/gpt:predict
+    # {"signature_name": "generate", "instances": [{"prompt": "ROMEO:", "max_new_tokens": 40}]}
+    # -> {"predictions": [{"generated_text": "...", "text": "ROMEO:...", "generated_token_ids": [...]}]}
+
+Two signatures per generative model (`gpt`, `rnn_language_model`,
+`transformer`, `seq2seq`), both built on `kerasnets.models.generation`
+(key/value caches for the Transformer decoders, carried states for the RNNs):
+
+* `generate` — greedy decoding, `y_t = argmax_v p(v | y_<t, x)`.
+* `sample` — top-k / temperature sampling, `y_t ~ softmax(top_k(l_t) / T)`,
+  reproducible with a seed (the same seed gives the same text).
+
+Inputs (one value per row, so the row format `{"instances": [...]}` and the
+columnar format `{"inputs": {...}}` both work):
+
+    prompt  string (B,)   decoder-only models (`gpt`, `rnn_language_model`)
+    source  string (B,)   encoder–decoder models (`transformer`, `seq2seq`)
+    token_ids int32 (B, T)   instead of text when no tokenizer was given
+    max_new_tokens int32 (B,)    how many tokens to add to each row
+    temperature float32 (B,), top_k int32 (B,) (≤ 0: all), seed int32 (B,)   `sample` only
+
+Outputs: `generated_token_ids` int32 `(B, N)`, the new tokens of each row
+(N = the largest `max_new_tokens` of the request; 0 after a row's own count
+or its end token); with a tokenizer also `generated_text` (B,) — the new
+tokens as text, the end token left out — and, for decoder-only models,
+`text` (B,), prompt and continuation together.
+
+Tokenizers (string → ids lookup tables) run in plain graph mode; nothing here
+is `jit_compile`d, since TF Serving runs signatures without XLA.
+"""
+
+import tensorflow as tf
+
+from kerasnets.models import generation
+
+DECODER_ONLY_KINDS = ("gpt", "rnn_language_model")
+
+
+def _row_spec(name, dtype):
+    return tf.TensorSpec([None], dtype, name=name)
+
+
+def _special_id(tokenizer, token):
+    """The id of special `token` in `tokenizer`, or None when it has none."""
+    return getattr(tokenizer, "special_token_ids", {}).get(token)
+
+
+def _check_rows(token_ids, what):
+    """Every row needs at least one token to condition on."""
+    lengths = tf.math.count_nonzero(token_ids, axis=1)
+    check = tf.debugging.assert_positive(
+        lengths, message=f"every {what} must contain at least one known token"
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(token_ids)
+
+
+def _limit_new_tokens(new_ids, max_new_tokens):
+    """Zeroes each row's tokens beyond its own `max_new_tokens`."""
+    keep = tf.range(tf.shape(new_ids)[1])[tf.newaxis, :] < max_new_tokens[:, tf.newaxis]
+    return tf.where(keep, new_ids, tf.zeros_like(new_ids))
+
+
+def _continuations(full_ids, prompt_ids, count):
+    """The `count` positions after each row's prompt in `(B, T + count)` ids."""
+    prompt_lengths = tf.cast(tf.math.count_nonzero(prompt_ids, axis=1), tf.int32)
+    positions = prompt_lengths[:, tf.newaxis] + tf.range(count)[tf.newaxis, :]
+    return tf.gather(full_ids, positions, batch_dims=1)
+
+
+def add_generation_signatures(
+    archive,
+    model,
+    *,
+    tokenizer=None,
+    source_tokenizer=None,
+    target_tokenizer=None,
+    start_token_id=None,
+    end_token_id=None,
+):
+    """Adds `generate` (greedy) and `sample` (top-k/temperature) to `archive`.
+
+    Args:
+        archive: A `keras.export.ExportArchive` that already tracks `model`.
+        model: A `gpt`, `rnn_language_model`, `transformer` or `seq2seq` model.
+        tokenizer: Decoder-only models: a tokenizer (e.g.
+            `kerasnets.data.CharacterTokenizer`) with `tokenize` and
+            `detokenize`; the signatures then take `prompt` strings.
+        source_tokenizer, target_tokenizer: Encoder–decoder models: the
+            tokenizers of the source and target languages (`tokenizer` sets
+            both); the signatures then take `source` strings.
+        start_token_id: The decoder's first input (encoder–decoder models);
+            default: the target tokenizer's "[start]".
+        end_token_id: Stops a row; default: the target tokenizer's "[end]"
+            (decoder-only models: none unless given).
+
+    Returns:
+        The names of the signatures added: `["generate", "sample"]`.
+    """
+    kind = generation.model_kind(model)
+    decoder_only = kind in DECODER_ONLY_KINDS
+    if decoder_only:
+        if source_tokenizer is not None or target_tokenizer is not None:
+            raise ValueError(f"A {kind} model takes one `tokenizer`, not source/target tokenizers.")
+        if start_token_id is not None:
+            raise ValueError(f"start_token_id is for encoder-decoder models; '{model.name}' is a {kind} model.")
+        input_tokenizer = output_tokenizer = tokenizer
+    else:
+        input_tokenizer = source_tokenizer or tokenizer
+        output_tokenizer = target_tokenizer or tokenizer
+        if (input_tokenizer is None) != (output_tokenizer is None):
+            raise ValueError("Pass both a source and a target tokenizer, or neither.")
+        if start_token_id is None:
+            start_token_id = _special_id(output_tokenizer, "[start]")
+        if end_token_id is None:
+            end_token_id = _special_id(output_tokenizer, "[end]")
+        if start_token_id is None:
+            raise ValueError(f"A {kind} model decodes from a start token: pass start_token_id.")
+    for layer in {id(t): t for t in (input_tokenizer, output_tokenizer) if t is not None}.values():
+        archive.track(layer)
+
+    text_in = input_tokenizer is not None
+    text_name = "prompt" if decoder_only else "source"
+    source_limit = None
+    if kind == "transformer":
+        source_embedding = generation._optional_layer(model, "shared_embedding") or model.get_layer(
+            "encoder_embedding"
+        )
+        source_limit = source_embedding.sequence_length
+
+    def run(inputs, sampler):
+        if text_in:
+            token_ids = tf.cast(input_tokenizer.tokenize(inputs[text_name]), tf.int32)
+        else:
+            token_ids = tf.cast(inputs["token_ids"], tf.int32)
+        if source_limit is not None:
+            token_ids = token_ids[:, :source_limit]
+        token_ids = _check_rows(token_ids, text_name if text_in else "row of token_ids")
+        max_new_tokens = tf.maximum(tf.cast(inputs["max_new_tokens"], tf.int32), 0)
+        count = tf.reduce_max(tf.concat([max_new_tokens, [0]], axis=0))
+        options = dict(sampler=sampler, end_token_id=end_token_id)
+        if sampler == "top_k":
+            tf.debugging.assert_positive(inputs["temperature"], message="temperature must be > 0")
+            options.update(
+                temperature=inputs["temperature"], top_k=inputs["top_k"], seed=inputs["seed"]
+            )
+        if not decoder_only:
+            options["start_token_id"] = start_token_id
+        ids = generation.GENERATORS[kind](model, token_ids, count, **options)
+        new_ids = _continuations(ids, token_ids, count) if decoder_only else ids
+        new_ids = _limit_new_tokens(new_ids, max_new_tokens)
+        outputs = {"generated_token_ids": new_ids}
+        if output_tokenizer is not None:
+            shown = new_ids
+            if end_token_id is not None:
+                shown = tf.where(new_ids == end_token_id, tf.zeros_like(new_ids), new_ids)
+            outputs["generated_text"] = output_tokenizer.detokenize(shown)
+            if decoder_only:
+                outputs["text"] = output_tokenizer.detokenize(tf.concat([token_ids, shown], axis=1))
+        return outputs
+
+    if text_in:
+        spec = {text_name: _row_spec(text_name, tf.string)}
+    else:
+        spec = {"token_ids": tf.TensorSpec([None, None], tf.int32, name="token_ids")}
+    spec["max_new_tokens"] = _row_spec("max_new_tokens", tf.int32)
+    sample_spec = dict(
+        spec,
+        temperature=_row_spec("temperature", tf.float32),
+        top_k=_row_spec("top_k", tf.int32),
+        seed=_row_spec("seed", tf.int32),
+    )
+
+    # `generate` and `sample` are the same loop with a different chooser.
+    archive.add_endpoint(
+        "generate", tf.function(lambda inputs: run(inputs, "greedy"), input_signature=[spec])
+    )
+    archive.add_endpoint(
+        "sample", tf.function(lambda inputs: run(inputs, "top_k"), input_signature=[sample_spec])
+    )
+    return ["generate", "sample"]

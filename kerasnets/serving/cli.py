@@ -1,0 +1,246 @@
+"""`kerasnets serve`: the development REST server, with `tensorflow_model_server`'s flags.
+
+    kerasnets serve --model_name=half --model_base_path=$PWD/saved_models/half
+    kerasnets serve --model_config_file=$PWD/saved_models/models.config --rest_api_port=8501
+    python -m kerasnets.serving.cli ...            # the same, without the main CLI
+
+Flags keep tensorflow_model_server's names, defaults and syntax (`--flag=value`
+or `--flag value`; booleans also as a bare `--flag` or `--flag=false`):
+`--rest_api_port`, `--model_name` ("default"), `--model_base_path`,
+`--model_config_file`, `--model_config_file_poll_wait_seconds` (0),
+`--file_system_poll_wait_seconds` (1), `--allow_version_labels_for_unavailable_models`,
+`--rest_api_timeout_in_ms` (30000), `--rest_api_num_threads` (4 x CPUs),
+`--saved_model_tags` ("serve"), `--enable_signature_method_name_check`.
+
+Where this server differs: `--rest_api_port` defaults to 8501 (the tensorflow/
+serving image's REST port; TF Serving's default 0 disables REST) and 0 picks a
+free port, logged as `Exporting HTTP/REST API at:localhost:PORT ...`; `--host`
+(ours, default 127.0.0.1, so nothing outside this machine can reach it; use
+`--host 0.0.0.0` to listen everywhere as TF Serving does); `--max_request_bytes`
+(ours, default 64 MiB; larger bodies get 413). Any other tensorflow_model_server
+flag (`--port`, `--enable_batching`, ...) is refused by name with exit code 2.
+
+Runs until Ctrl-C or SIGTERM, then stops cleanly (exit 0). A bad command line
+or model config prints one line and exits with 2; a port that cannot be bound
+exits with 1.
+"""
+
+import argparse
+import logging
+import sys
+
+USAGE_ERROR = 2
+RUNTIME_ERROR = 1
+PROG = "kerasnets serve"
+
+# tensorflow_model_server flags this server does not implement (main.cc).
+UNIMPLEMENTED_FLAGS = (
+    "port",
+    "grpc_socket_path",
+    "grpc_channel_arguments",
+    "grpc_max_threads",
+    "enable_batching",
+    "batching_parameters_file",
+    "enable_per_model_batching_parameters",
+    "num_load_threads",
+    "num_unload_threads",
+    "max_num_load_retries",
+    "load_retry_interval_micros",
+    "flush_filesystem_caches",
+    "tensorflow_session_parallelism",
+    "tensorflow_intra_op_parallelism",
+    "tensorflow_inter_op_parallelism",
+    "tensorflow_session_config_file",
+    "use_alts_credentials",
+    "ssl_config_file",
+    "platform_config_file",
+    "per_process_gpu_memory_fraction",
+    "enable_model_warmup",
+    "num_request_iterations_for_warmup",
+    "version",
+    "monitoring_config_file",
+    "remove_unused_fields_from_bundle_metagraph",
+    "prefer_tflite_model",
+    "num_tflite_pools",
+    "num_tflite_interpreters_per_pool",
+    "enable_profiler",
+    "xla_cpu_compilation_enabled",
+    "xla_gpu_compilation_enabled",
+    "thread_pool_factory_config_file",
+    "mixed_precision",
+    "skip_initialize_tpu",
+    "enable_grpc_healthcheck_service",
+    "enable_serialization_as_tensor_content",
+    "rest_api_enable_cors_support",
+)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _bool_flag(text):
+    """TF's boolean flag values."""
+    lowered = str(text).lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def _port(text):
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port (0-65535), got {value}")
+    return value
+
+
+def _seconds(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
+
+
+def add_arguments(parser):
+    """Add the `serve` flags to an `argparse` parser."""
+    from kerasnets.serving.server import DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_REST_API_PORT
+
+    add = parser.add_argument
+    add("--rest_api_port", type=_port, default=DEFAULT_REST_API_PORT, metavar="PORT",
+        help=f"port of the REST API (default {DEFAULT_REST_API_PORT}; 0 picks a free port)")
+    add("--host", default=DEFAULT_HOST,
+        help=f"address to listen on (not a TF Serving flag; default {DEFAULT_HOST}; 0.0.0.0 for every interface)")
+    add("--model_name", default="default", help='name of the single model (default "default")')
+    add("--model_base_path", default="", metavar="PATH",
+        help="absolute path of the model's versions directory (saved_models/NAME)")
+    add("--model_config_file", default="", metavar="FILE",
+        help="ModelServerConfig in protobuf text format; overrides --model_name/--model_base_path")
+    add("--model_config_file_poll_wait_seconds", type=_seconds, default=0.0, metavar="SECONDS",
+        help="re-read --model_config_file this often (default 0: read once)")
+    add("--file_system_poll_wait_seconds", type=_seconds, default=1.0, metavar="SECONDS",
+        help="look for new/removed versions this often (default 1; 0: look once at start)")
+    add("--allow_version_labels_for_unavailable_models", type=_bool_flag, nargs="?", const=True,
+        default=False, metavar="BOOL", help="allow new version labels to name versions not loaded yet")
+    add("--rest_api_timeout_in_ms", type=int, default=30000, metavar="MS",
+        help="time limit for running a model per request (default 30000; <= 0: none)")
+    add("--rest_api_num_threads", type=_non_negative_int, default=0, metavar="N",
+        help="request worker threads (default 4 x CPUs)")
+    add("--saved_model_tags", default="serve", metavar="TAGS",
+        help='comma-separated MetaGraphDef tags to load (default "serve")')
+    add("--enable_signature_method_name_check", type=_bool_flag, nargs="?", const=True, default=False,
+        metavar="BOOL", help=":classify/:regress require the signature's method_name to match")
+    add("--max_request_bytes", type=_non_negative_int, default=DEFAULT_MAX_REQUEST_BYTES, metavar="BYTES",
+        help=f"largest request body accepted, 413 above (not a TF Serving flag; default {DEFAULT_MAX_REQUEST_BYTES})")
+    for flag in UNIMPLEMENTED_FLAGS:
+        add(f"--{flag}", dest=f"unimplemented_{flag}", nargs="?", const="", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def add_parser(subparsers):
+    """Add the `serve` subcommand to an existing `argparse` subparsers object; returns its parser."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve exported SavedModels over TensorFlow Serving's REST API (development server)",
+        description="A development server that answers TensorFlow Serving's REST API exactly "
+        "(GET /v1/models/NAME[/metadata], POST /v1/models/NAME:predict|classify|regress), "
+        "with tensorflow_model_server's flags.",
+        allow_abbrev=False,
+    )
+    return add_arguments(parser)
+
+
+def _parser():
+    return add_arguments(argparse.ArgumentParser(prog=PROG, allow_abbrev=False, description=__doc__.splitlines()[0]))
+
+
+def _check_flags(args):
+    for flag in UNIMPLEMENTED_FLAGS:
+        if getattr(args, f"unimplemented_{flag}", None) is not None:
+            raise _UsageError(f"--{flag} is a tensorflow_model_server flag this development server does not implement")
+
+
+def _model_config(args):
+    from kerasnets.serving.model_manager import read_model_config_file, single_model_config
+
+    if args.model_config_file:
+        return read_model_config_file(args.model_config_file)
+    if not args.model_base_path:
+        raise _UsageError("Both server_options.model_base_path and server_options.model_config_file are empty!")
+    return single_model_config(args.model_name, args.model_base_path)
+
+
+def _configure_logging():
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname).1s %(name)s] %(message)s")
+    logging.getLogger("kerasnets.serving").setLevel(logging.INFO)
+
+
+def run(args):
+    """Run `serve` with parsed `args`; returns the exit code."""
+    try:
+        _check_flags(args)
+        from kerasnets.serving.server import ModelServer
+        from kerasnets.serving.status import StatusError
+
+        try:
+            config = _model_config(args)
+        except StatusError as error:
+            raise _UsageError(error.message) from None
+        _configure_logging()
+        if not args.model_config_file:
+            logging.getLogger("kerasnets.serving").info(
+                "Building single TensorFlow model file config:  model_name: %s model_base_path: %s",
+                args.model_name, args.model_base_path,
+            )
+        server = ModelServer(
+            config,
+            host=args.host,
+            port=args.rest_api_port,
+            max_request_bytes=args.max_request_bytes,
+            rest_api_num_threads=args.rest_api_num_threads or None,
+            rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
+            enable_signature_method_name_check=args.enable_signature_method_name_check,
+            file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
+            allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
+            saved_model_tags=[tag.strip() for tag in args.saved_model_tags.split(",") if tag.strip()],
+            model_config_file=args.model_config_file or None,
+            model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+        )
+        try:
+            server.start()
+        except KeyboardInterrupt:  # Ctrl-C while the models load
+            server.stop()
+            return 130
+        except StatusError as error:
+            raise _UsageError(f"Failed to start server. Error: {error.status_string()}") from None
+        except OSError as error:
+            print(f"{PROG}: cannot listen on {args.host}:{args.rest_api_port}: {error.strerror or error}",
+                  file=sys.stderr)
+            return RUNTIME_ERROR
+        server.serve_forever()
+        return 0
+    except _UsageError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def main(argv=None):
+    """`python -m kerasnets.serving.cli [flags]`."""
+    return run(_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

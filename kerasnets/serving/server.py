@@ -1,0 +1,477 @@
+"""A development server that answers TensorFlow Serving's REST API the way TF Serving does.
+
+Routes (full-matched case-insensitively against the path *and query string*,
+as TF Serving's RE2 `FullMatch` does: a query string makes the request
+malformed, except after a bare model name, where `[^/:]+` takes it into the
+name):
+
+    GET  /v1/models/{name}[/versions/{v} | /labels/{l}]            model status
+    GET  /v1/models/{name}[/versions/{v} | /labels/{l}]/metadata   signature defs
+    POST /v1/models/{name}[/versions/{v} | /labels/{l}]:predict    also :classify, :regress
+
+Every answer of the `/v1/` handler has `Content-Type: application/json`;
+errors are `{"error": "<message>"}` with TF Serving's wording and its
+status-code mapping (`status.http_status`): `Malformed request: <METHOD>
+<path>` (400) for anything that is not one of the routes above (including
+`PUT`/`DELETE`/`HEAD` and trailing slashes), `Servable not found for request:
+Latest(<name>)` (404), `Unrecognized servable version label: <label>` (400),
+and so on. Paths outside `/v1/` get libevent's HTML 404 page, as from TF
+Serving.
+
+What differs from `tensorflow_model_server`, on purpose: it binds
+127.0.0.1 unless told otherwise (`host`); port 0 means "pick a free port"
+(TF Serving: REST disabled); request bodies larger than `max_request_bytes`
+(default 64 MiB) get 413 with a JSON error (TF Serving has no limit); there is
+no gRPC endpoint.
+
+Requests are parsed and run on a thread pool (`rest_api_num_threads`), never
+on the event loop; inference is bounded by `rest_api_timeout_in_ms` (504
+`Deadline Exceeded` past it). Whatever a request contains, it gets an answer
+and the server keeps serving.
+"""
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import urllib.parse
+
+from kerasnets.serving import json_codec
+from kerasnets.serving.json_tensor import (
+    check_is_object,
+    classification_response_json,
+    classify_regress_examples,
+    predict_request_tensors,
+    predict_response_json,
+    regression_response_json,
+    signature_name_from,
+)
+from kerasnets.serving.model_manager import ModelManager
+from kerasnets.serving.status import Code, StatusError, invalid_argument
+
+LOG = logging.getLogger("kerasnets.serving")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_REST_API_PORT = 8501  # tensorflow/serving's Docker image convention
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+DEFAULT_REST_API_TIMEOUT_IN_MS = 30000
+JSON_CONTENT_TYPE = "application/json"
+
+# The REST dispatcher claims `(?i)/v1/.*`; the handler then full-matches these.
+_REST_API_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
+_PREDICTION_API = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
+    re.IGNORECASE,
+)
+_MODEL_STATUS_API = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
+    re.IGNORECASE,
+)
+# Methods libevent lets through to handlers (evhttp_set_allowed_methods in TF Serving).
+_LIBEVENT_METHODS = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"}
+_INT64_MAX = 2**63 - 1
+
+
+def default_rest_api_num_threads():
+    """TF Serving's default: 4 x the schedulable CPUs."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return 4 * cpus
+
+
+class RestResponse:
+    """An HTTP answer: `status`, `body` (bytes), `content_type`."""
+
+    __slots__ = ("status", "body", "content_type")
+
+    def __init__(self, status, body, content_type=JSON_CONTENT_TYPE):
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+
+    @classmethod
+    def ok(cls, text):
+        return cls(200, json_codec.to_bytes(text))
+
+    @classmethod
+    def error(cls, error):
+        return cls(error.http_status, json_codec.error_body(error.message))
+
+
+def libevent_error_page(status, reason):
+    """The HTML libevent's `evhttp_send_error` sends (TF Serving's answer outside /v1/)."""
+    body = (
+        f"<HTML><HEAD>\n<TITLE>{status} {reason}</TITLE>\n</HEAD><BODY>\n<H1>{reason}</H1>\n</BODY></HTML>\n"
+    )
+    return RestResponse(status, body.encode("ascii"), "text/html; charset=ISO-8859-1")
+
+
+class Inference:
+    """The model-running part of a request, run separately so it can be timed out."""
+
+    def __init__(self, compute):
+        self._compute = compute
+
+    def run(self):
+        return _answer(lambda: RestResponse.ok(self._compute()))
+
+
+def _answer(produce):
+    """Turn whatever `produce` raises into TF Serving's JSON error answer."""
+    try:
+        return produce()
+    except StatusError as error:
+        return RestResponse.error(error)
+    except json_codec.JsonParseError as error:
+        return RestResponse.error(invalid_argument(str(error)))
+    except RecursionError:
+        return RestResponse.error(invalid_argument("JSON document is nested too deeply"))
+    except MemoryError:
+        return RestResponse.error(StatusError(Code.RESOURCE_EXHAUSTED, "Out of memory while handling the request"))
+    except Exception as error:  # a bug here must not cost the server
+        LOG.exception("Unexpected error while handling a request")
+        return RestResponse.error(StatusError(Code.INTERNAL, f"{type(error).__name__}: {error}"))
+
+
+def _decode_path_argument(raw):
+    # curl_easy_unescape: %XX decoded, '+' kept, malformed escapes left as they are.
+    return urllib.parse.unquote_to_bytes(raw).decode("utf-8", "surrogateescape")
+
+
+def _parse_version(text):
+    if text is None:
+        return None
+    version = int(text)
+    if version > _INT64_MAX:
+        raise invalid_argument(f"Failed to convert version: {text} to numeric.")
+    return version
+
+
+class RestApiHandler:
+    """TF Serving's `HttpRestApiHandler`, synchronous: (method, path, body) -> answer.
+
+    `prepare` does everything up to running the model and returns either a
+    `RestResponse` or an `Inference` whose `run()` gives the `RestResponse`.
+    """
+
+    def __init__(self, manager, enable_signature_method_name_check=False):
+        self.manager = manager
+        self.enable_signature_method_name_check = enable_signature_method_name_check
+
+    def handle(self, method, path, body):
+        """The complete answer to one request (no timeout)."""
+        prepared = self.prepare(method, path, body)
+        return prepared.run() if isinstance(prepared, Inference) else prepared
+
+    def prepare(self, method, path, body):
+        return _answer(lambda: self._dispatch(method, path, body))
+
+    def _dispatch(self, method, path, body):
+        malformed = invalid_argument(f"Malformed request: {method} {path}")
+        if method == "POST":
+            match = _PREDICTION_API.fullmatch(path)
+            if not match:
+                raise malformed
+            raw_name, version_text, raw_label, verb = match.groups()
+            name = _decode_path_argument(raw_name)
+            version = _parse_version(version_text)
+            label = _decode_path_argument(raw_label) if raw_label is not None else None
+            if verb == "predict":
+                return self._predict(name, version, label, body)
+            if verb in ("classify", "regress"):
+                return self._classify_or_regress(verb, name, version, label, body)
+            raise malformed  # the verb matched case-insensitively only
+        if method == "GET":
+            match = _MODEL_STATUS_API.fullmatch(path)
+            if not match:
+                raise malformed
+            raw_name, version_text, raw_label, subresource = match.groups()
+            name = _decode_path_argument(raw_name) if raw_name is not None else ""
+            version = _parse_version(version_text)
+            label = _decode_path_argument(raw_label) if raw_label is not None else None
+            if not name:
+                raise invalid_argument("Missing model name in request.")
+            if subresource == "metadata":
+                return RestResponse.ok(self._metadata_json(name, version, label))
+            return RestResponse.ok(self._status_json(name, version))
+        raise malformed
+
+    # --- GET ---------------------------------------------------------------------
+
+    def _status_json(self, name, version):
+        """GetModelStatusResponse as TF Serving prints it (labels are ignored here, as there)."""
+        from google.protobuf import json_format
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for status in self.manager.model_status(name, version):
+            entry = response.model_version_status.add()
+            entry.version = status.version
+            entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(status.state)
+            entry.status.SetInParent()
+            entry.status.error_code = int(status.error_code)
+            entry.status.error_message = status.error_message
+        return json_format.MessageToJson(response, indent=1, always_print_fields_with_no_presence=True)
+
+    def _metadata_json(self, name, version, label):
+        """GetModelMetadataResponse (signature_def only), assembled as TF Serving's ToJsonString does."""
+        from google.protobuf import json_format
+        from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
+
+        servable = self.manager.servable(name, version, label)
+        spec = model_pb2.ModelSpec(name=servable.name)
+        spec.version.value = servable.version
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, signature in servable.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(signature)
+        options = dict(indent=1, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        return (
+            '{\n"model_spec":' + json_format.MessageToJson(spec, **options) + ',\n"metadata": {'
+            + '"signature_def": ' + json_format.MessageToJson(signature_map, **options) + "}\n}\n"
+        )
+
+    # --- POST --------------------------------------------------------------------
+
+    def _predict(self, name, version, label, body):
+        doc = json_codec.parse_document(body)
+        check_is_object(doc)
+        signature_name = signature_name_from(doc)
+        servable = self.manager.servable(name, version, label)
+        signature_key = signature_name or "serving_default"
+        input_dtypes = servable.input_dtypes(signature_key)
+        if input_dtypes is None:
+            raise invalid_argument(f'Serving signature name: "{signature_key}" not found in signature def')
+        if not input_dtypes:
+            raise invalid_argument(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+        tensors, row_format = predict_request_tensors(doc, input_dtypes)
+        return Inference(lambda: predict_response_json(servable.predict(signature_key, tensors), row_format))
+
+    def _classify_or_regress(self, verb, name, version, label, body):
+        doc = json_codec.parse_document(body)
+        check_is_object(doc)
+        signature_name = signature_name_from(doc)
+        examples = classify_regress_examples(doc)
+        servable = self.manager.servable(name, version, label)
+        check = self.enable_signature_method_name_check
+        if verb == "classify":
+            return Inference(
+                lambda: classification_response_json(servable.classify(signature_name, examples, check))
+            )
+        return Inference(lambda: regression_response_json(servable.regress(signature_name, examples, check)))
+
+
+class ModelServer:
+    """TF Serving's REST API over the models of a `ModelServerConfig`, on a background thread.
+
+        server = ModelServer(single_model_config("half", "/abs/saved_models/half"), port=0).start()
+        server.url            # "http://127.0.0.1:<the port picked>"
+        ...
+        server.stop()
+
+    or `with ModelServer(config, port=0) as server: ...`. Pass `manager=` to
+    use an existing `ModelManager`; otherwise the manager options
+    (`file_system_poll_wait_seconds`, `allow_version_labels_for_unavailable_models`,
+    `saved_model_tags`, `model_config_file`, `model_config_file_poll_wait_seconds`)
+    build one. `start()` raises `StatusError` for a config TF Serving would
+    refuse and `OSError` when the address cannot be bound.
+    """
+
+    def __init__(
+        self,
+        config=None,
+        *,
+        manager=None,
+        host=DEFAULT_HOST,
+        port=DEFAULT_REST_API_PORT,
+        max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
+        rest_api_num_threads=None,
+        rest_api_timeout_in_ms=DEFAULT_REST_API_TIMEOUT_IN_MS,
+        enable_signature_method_name_check=False,
+        **manager_options,
+    ):
+        if manager is None:
+            if config is None:
+                raise ValueError("ModelServer needs a ModelServerConfig or a ModelManager")
+            manager = ModelManager(config, **manager_options)
+        elif manager_options:
+            raise ValueError(f"manager options {sorted(manager_options)} given together with manager=")
+        self.manager = manager
+        self.host = host
+        self.requested_port = port
+        self.port = None
+        self.max_request_bytes = max_request_bytes
+        self.rest_api_num_threads = rest_api_num_threads or default_rest_api_num_threads()
+        self.rest_api_timeout_in_ms = rest_api_timeout_in_ms
+        self.handler = RestApiHandler(manager, enable_signature_method_name_check)
+        self._executor = None
+        self._loop = None
+        self._thread = None
+        self._runner = None
+        self._socket = None
+        self._stopped = threading.Event()
+
+    @property
+    def url(self):
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        if self.host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def _bind(self):
+        infos = socket.getaddrinfo(self.host or None, self.requested_port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return sock
+
+    def start(self):
+        """Bind, load the models (as TF Serving does before serving), then serve."""
+        self._socket = self._bind()
+        self.port = self._socket.getsockname()[1]
+        try:
+            self.manager.start()
+        except BaseException:
+            self._socket.close()
+            raise
+        try:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.rest_api_num_threads, thread_name_prefix="httprestserver"
+            )
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="rest-api-event-loop", daemon=True)
+            self._thread.start()
+            asyncio.run_coroutine_threadsafe(self._start_site(), self._loop).result()
+        except BaseException:
+            self.stop()
+            raise
+        LOG.info("Exporting HTTP/REST API at:localhost:%d ...", self.port)
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            LOG.info("Listening on %s:%d", self.host, self.port)
+        return self
+
+    async def _start_site(self):
+        from aiohttp import web
+
+        app = web.Application(client_max_size=self.max_request_bytes)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, self._socket, shutdown_timeout=5.0).start()
+
+    async def _read_body(self, request):
+        from aiohttp import web
+
+        too_large = StatusError(
+            Code.RESOURCE_EXHAUSTED,
+            f"Request body is larger than this server's limit of {self.max_request_bytes} bytes "
+            "(kerasnets serve --max_request_bytes)",
+        )
+        if request.content_length is not None and request.content_length > self.max_request_bytes:
+            raise too_large
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise too_large from None
+
+    async def _handle(self, request):
+        from aiohttp import web
+
+        answer = await self._answer(request.method, request.raw_path, request)
+        return web.Response(status=answer.status, body=answer.body, headers={"Content-Type": answer.content_type})
+
+    async def _answer(self, method, path, request):
+        if method not in _LIBEVENT_METHODS:
+            return libevent_error_page(501, "Not Implemented")
+        if not _REST_API_PATH.fullmatch(path):
+            return libevent_error_page(404, "Not Found")
+        try:
+            body = await self._read_body(request)
+        except StatusError as error:
+            return RestResponse(413, json_codec.error_body(error.message))
+        except Exception as error:  # e.g. a gzip body that does not inflate: TF Serving sees no body
+            LOG.debug("Could not read a request body: %s", error)
+            body = b""
+        loop = asyncio.get_running_loop()
+        try:
+            prepared = await loop.run_in_executor(self._executor, self.handler.prepare, method, path, body)
+            if not isinstance(prepared, Inference):
+                return prepared
+            running = loop.run_in_executor(self._executor, prepared.run)
+            timeout = self.rest_api_timeout_in_ms / 1000 if self.rest_api_timeout_in_ms > 0 else None
+            return await asyncio.wait_for(running, timeout)
+        except asyncio.TimeoutError:
+            return RestResponse.error(StatusError(Code.DEADLINE_EXCEEDED, "Deadline Exceeded"))
+        except Exception as error:
+            LOG.exception("Unexpected error while handling a request")
+            return RestResponse.error(StatusError(Code.INTERNAL, f"{type(error).__name__}: {error}"))
+
+    async def _shutdown(self):
+        if self._runner is not None:
+            await self._runner.cleanup()  # in-flight requests get shutdown_timeout to finish
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+
+    def stop(self):
+        """Stop serving (in-flight requests finish, up to 5 s), then unload the models."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self._loop is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=15)
+            except Exception:
+                LOG.exception("Error while stopping the HTTP server")
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=15)
+            if not self._thread.is_alive():
+                self._loop.close()
+        if self._socket is not None:
+            self._socket.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.manager.stop()
+        LOG.info("Server stopped.")
+
+    def serve_forever(self):
+        """Serve until SIGINT/SIGTERM (or `stop()` from another thread), then shut down cleanly."""
+        stop_requested = threading.Event()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, lambda *_: stop_requested.set())
+        try:
+            while not stop_requested.wait(0.5) and not self._stopped.is_set():
+                pass
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self.stop()
+
+
+def serve(config, **options):
+    """Start a `ModelServer` for `config` and serve until SIGINT/SIGTERM."""
+    server = ModelServer(config, **options)
+    server.start()
+    server.serve_forever()

@@ -1,0 +1,148 @@
+"""`kerasnets serve`: tensorflow_model_server's flags, refusals by name, startup errors, clean shutdown."""
+
+import argparse
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from kerasnets.serving import cli
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="kerasnets")
+    commands = parser.add_subparsers(dest="command", required=True)
+    cli.add_parser(commands)
+    return parser.parse_args(argv)
+
+
+def test_add_parser_uses_tf_servings_flag_names_and_defaults():
+    args = parse(["serve", "--model_base_path", "/abs/half"])
+    assert args.command == "serve"
+    assert (args.rest_api_port, args.host, args.model_name, args.model_config_file) == (8501, "127.0.0.1", "default", "")
+    assert args.file_system_poll_wait_seconds == 1.0
+    assert args.rest_api_timeout_in_ms == 30000
+    assert args.allow_version_labels_for_unavailable_models is False
+    assert args.max_request_bytes == 64 * 1024 * 1024
+    args = parse(["serve", "--model_name=half", "--rest_api_port=0", "--allow_version_labels_for_unavailable_models",
+                  "--enable_signature_method_name_check=false", "--host", "0.0.0.0", "--file_system_poll_wait_seconds", "5"])
+    assert (args.model_name, args.rest_api_port, args.host) == ("half", 0, "0.0.0.0")
+    assert args.allow_version_labels_for_unavailable_models is True
+    assert args.enable_signature_method_name_check is False
+    assert args.file_system_poll_wait_seconds == 5.0
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--port=8500"], "port"),
+        (["--port", "8500"], "port"),
+        (["--enable_batching"], "enable_batching"),
+        (["--enable_batching=true"], "enable_batching"),
+        (["--tensorflow_session_parallelism", "2"], "tensorflow_session_parallelism"),
+        (["--monitoring_config_file=/m.config"], "monitoring_config_file"),
+        (["--rest_api_enable_cors_support"], "rest_api_enable_cors_support"),
+        (["--grpc_socket_path=/tmp/s"], "grpc_socket_path"),
+    ],
+)
+def test_unimplemented_flags_are_refused_by_name(capsys, argv, flag):
+    code = cli.run(parse(["serve", "--model_base_path=/abs/half"] + argv))
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"kerasnets serve: --{flag} is a tensorflow_model_server flag this development server does not implement\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "kerasnets serve: Both server_options.model_base_path and server_options.model_config_file are empty!"),
+        (["--model_base_path=saved_models/half"],
+         "kerasnets serve: Failed to start server. Error: INVALID_ARGUMENT: "
+         "Expected model default to have an absolute path or URI; got base_path()=saved_models/half"),
+    ],
+)
+def test_startup_errors_are_one_line(capsys, argv, message):
+    assert cli.run(parse(["serve", "--rest_api_port=0"] + argv)) == 2
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_malformed_config_file(capsys, tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text('model_config_list { config { name: "x" base_path: "/x" model_platform: "tensorflow" ')
+    assert cli.main([f"--model_config_file={config}", "--rest_api_port=0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kerasnets serve: Invalid protobuf file: '{config}' (")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_labels_at_startup_need_the_flag(capsys, saved_models, tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text(
+        f'model_config_list {{ config {{ name: "half" base_path: "{saved_models["half"]}" model_platform: "tensorflow"'
+        ' version_labels { key: "stable" value: 2 } } }'
+    )
+    assert cli.main([f"--model_config_file={config}", "--rest_api_port=0"]) == 2
+    assert capsys.readouterr().err == (
+        "kerasnets serve: Failed to start server. Error: FAILED_PRECONDITION: Request to assign label to version 2 "
+        "of model half, which is not currently available for inference\n"
+    )
+
+
+def test_port_in_use(capsys, saved_models):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = cli.main([f"--model_base_path={saved_models['half']}", f"--rest_api_port={port}"])
+    assert code == 1
+    assert capsys.readouterr().err.startswith(f"kerasnets serve: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_serves_until_sigterm(saved_models):
+    """The real command in a subprocess: TF Serving's startup line, a request, then a clean SIGTERM stop."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kerasnets.serving.cli", "--model_name=half",
+         f"--model_base_path={saved_models['half']}", "--rest_api_port=0", "--file_system_poll_wait_seconds=0"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    reader.start()
+    try:
+        port = None
+        deadline = time.monotonic() + 60
+        while port is None and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                assert process.poll() is None, "the server exited"
+                continue
+            match = re.search(r"Exporting HTTP/REST API at:localhost:(\d+) \.\.\.", line)
+            port = int(match.group(1)) if match else None
+        assert port, "no 'Exporting HTTP/REST API at:localhost:PORT ...' line"
+        status = requests.get(f"http://127.0.0.1:{port}/v1/models/half", timeout=10).json()
+        assert status["model_version_status"][0]["version"] == "2"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(timeout=10)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert any("Server stopped." in line for line in rest)
+    assert not any("Traceback" in line for line in rest)
