@@ -51,6 +51,8 @@ def _add_default_signatures(archive, model, class_names, tokenizer, sequence_len
     probabilities_name = "probabilities" if "probabilities" in sig.output_names(model) else None
 
     def outputs_for(inputs):
+        # A wrong rank must fail as an error, not abort the server (oneDNN convolutions CHECK-fail).
+        inputs = {name: tf.ensure_shape(value, specs[name].shape) for name, value in inputs.items()}
         outputs = sig.named_outputs(model, sig.call_model(model, inputs))
         probabilities = outputs.get(probabilities_name)
         if probabilities is not None and probabilities.shape.rank == 2:

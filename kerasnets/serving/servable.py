@@ -7,8 +7,10 @@ Mirrors what TF Serving does with a `SavedModelBundle`:
   map, `__saved_model_init_op` included, is what `/metadata` shows and what
   requests are checked against;
 * the model itself is loaded with `tf.saved_model.load` and signatures run
-  through `loaded.signatures[name]`; like a TF Serving session feed, input
-  shapes are not checked against the signature, dtypes are the signature's;
+  through `loaded.signatures[name]`; dtypes are the signature's. Unlike a TF
+  Serving session feed, input shapes are checked against the signature
+  first (INVALID_ARGUMENT): some CPU kernels (oneDNN convolutions) abort the
+  whole process on an input of the wrong rank instead of raising;
 * load failures keep TF Serving's codes and messages (NOT_FOUND "SavedModel
   file does not exist at: ...", DATA_LOSS for an unparsable `saved_model.pb`).
 """
@@ -138,10 +140,15 @@ class Servable:
                 f"input size does not match signature: {len(inputs)}!={len(expected)} "
                 f"len({{{','.join(sorted(inputs))}}}). Missing inputs: {','.join(missing)}."
             )
-        feeds = {
-            name: tf.constant(array, dtype=tf.dtypes.as_dtype(signature.inputs[name].dtype))
-            for name, array in inputs.items()
-        }
+        feeds = {}
+        for name, array in inputs.items():
+            feeds[name] = tf.constant(array, dtype=tf.dtypes.as_dtype(signature.inputs[name].dtype))
+            expected_shape = tf.TensorShape(signature.inputs[name].tensor_shape)
+            if not expected_shape.is_compatible_with(feeds[name].shape):
+                raise invalid_argument(
+                    f"Input '{name}' has shape {_shape_debug_string(feeds[name].shape)}, but signature "
+                    f"'{signature_name}' expects {_shape_debug_string(_dims(expected_shape))} (-1: any size)."
+                )
         return self._call(signature_name, feeds)
 
     # --- Classify / Regress --------------------------------------------------
@@ -240,6 +247,10 @@ class Servable:
                 f"Input batch size did not match output batch size: {len(serialized_examples)} vs. {array.shape[0]}"
             )
         return [float(value) for value in array.reshape(-1).tolist()]
+
+
+def _dims(shape):
+    return [-1 if d is None else d for d in shape.as_list()]
 
 
 def _shape_debug_string(shape):

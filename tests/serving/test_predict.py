@@ -121,9 +121,14 @@ def test_keras_export_archive_model(http, saved_models):
     assert [d["size"] for d in features["tensor_shape"]["dim"]] == ["-1", "3"]
 
 
-def test_shapes_are_not_checked_against_the_signature(http):
-    # Like a TF Serving session feed: [None] signature, [1, 2] input; the model decides.
-    assert http.post("/v1/models/half:predict", '{"instances": [[1.0, 2.0]]}').json() == {"predictions": [[3.5, 4.0]]}
+def test_shapes_are_checked_against_the_signature(http):
+    # TF Serving feeds any shape and lets the kernels fail, but some CPU kernels abort the
+    # process instead (oneDNN Conv2D on the wrong rank): this server refuses first.
+    response = http.post("/v1/models/half:predict", '{"instances": [[1.0, 2.0]]}')
+    assert response.status_code == 400
+    assert error_of(response) == "Input 'x' has shape [1,2], but signature 'serving_default' expects [-1] (-1: any size)."
+    assert http.post("/v1/models/half:predict", '{"instances": [1.0, 2.0]}').json() == {"predictions": [3.5, 4.0]}
+    # Shapes that fit the signature but not each other are still the model's to refuse.
     error = http.post("/v1/models/multi:predict", '{"inputs": {"a": [[1, 2], [3, 4]], "b": [1, 2, 3]}}')
     assert error.status_code == 400 and "Incompatible shapes" in error_of(error)
 
