@@ -81,7 +81,7 @@ def _parser():
         description="The main job end to end: fit on real data, summary(), export to BASE_DIR/lenet5/, "
         "start `kerasnets serve`, send a :predict request and print predicted vs true labels.",
     )
-    demo.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
+    demo.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
     demo.add_argument("--base-dir", default="saved_models", help="the export root (default: saved_models)")
     demo.add_argument("--port", type=int, default=0, help="REST port (default: a free one)")
     demo.add_argument("--keep-serving", action="store_true", help="leave the server running until Ctrl-C")

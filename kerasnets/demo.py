@@ -1,6 +1,6 @@
 """The main job, end to end: train → summary → export → serve → query over REST.
 
-    kerasnets demo                  # LeNet-5 on Fashion-MNIST, 2 epochs
+    kerasnets demo                  # LeNet-5 on Fashion-MNIST, 5 epochs
     kerasnets demo --epochs 5 --port 8501 --keep-serving
 
 1. trains LeNet-5 on Fashion-MNIST (real data: tensorflow-datasets, offline
@@ -32,15 +32,15 @@ def free_port(host="127.0.0.1"):
         return probe.getsockname()[1]
 
 
-def train_lenet5(epochs=2, batch_size=128, data_dir=None):
+def train_lenet5(epochs=5, batch_size=128, data_dir=None, train_split="train", test_split="test"):
     """LeNet-5 on Fashion-MNIST: returns (model, test accuracy, (test images, test labels))."""
     import keras
 
     from kerasnets import models
     from kerasnets.data import load_image_classification
 
-    train = load_image_classification("fashion_mnist", split="train", batch_size=batch_size, shuffle=True, data_dir=data_dir)
-    test = load_image_classification("fashion_mnist", split="test", batch_size=1024, shuffle=False, data_dir=data_dir)
+    train = load_image_classification("fashion_mnist", split=train_split, batch_size=batch_size, shuffle=True, data_dir=data_dir)
+    test = load_image_classification("fashion_mnist", split=test_split, batch_size=1024, shuffle=False, data_dir=data_dir)
     model = models.lenet5()
     model.summary()
     model.compile(
@@ -70,11 +70,17 @@ def wait_until_available(client, version, server, timeout=120):
     raise TimeoutError(f"version {version} was not AVAILABLE after {timeout} s")
 
 
-def run(epochs=2, base_dir="saved_models", port=None, keep_serving=False, data_dir=None):
+def run(
+    epochs=5, base_dir="saved_models", port=None, keep_serving=False, data_dir=None,
+    train_split="train", test_split="test",
+):  # fmt: skip
+    """Runs the demo; returns (test accuracy, the served predictions)."""
     from kerasnets.export import export_model
     from kerasnets.serving import Client
 
-    model, accuracy, (images, labels) = train_lenet5(epochs=epochs, data_dir=data_dir)
+    model, accuracy, (images, labels) = train_lenet5(
+        epochs=epochs, data_dir=data_dir, train_split=train_split, test_split=test_split
+    )
     print(f"\nTest accuracy after {epochs} epoch(s): {accuracy:.4f}")
 
     exported = export_model(model, "lenet5", base_dir=base_dir, class_names=FASHION_MNIST_CLASSES)
@@ -86,15 +92,20 @@ def run(epochs=2, base_dir="saved_models", port=None, keep_serving=False, data_d
         f"--rest_api_port={port}", "--model_name=lenet5", f"--model_base_path={os.path.abspath(os.path.join(base_dir, 'lenet5'))}",
     ]  # fmt: skip
     print("\n$ " + " ".join(command[2:]).replace("-m kerasnets", "kerasnets"))
-    server = subprocess.Popen(command)
+    environment = dict(os.environ)
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up banner
+    server = subprocess.Popen(command, env=environment)
     predictions = None
     try:
         client = Client(f"http://127.0.0.1:{port}", "lenet5")
         wait_until_available(client, exported.version, server)
         body = {"instances": images.tolist()}
+        request_file = os.path.abspath(os.path.join(base_dir, "lenet5-request.json"))
+        with open(request_file, "w") as handle:
+            json.dump(body, handle)
         print(
-            f"\n$ curl -X POST http://127.0.0.1:{port}/v1/models/lenet5:predict "
-            f"-d '{{\"instances\": [<{len(images)} images of 28x28x1 floats>]}}'"
+            f"\n$ curl -X POST http://127.0.0.1:{port}/v1/models/lenet5:predict -d @{request_file}"
+            f"    # {len(images)} test images, 28x28x1 floats"
         )
         predictions = client.predict(instances=body["instances"])
         print(json.dumps({"predictions": [{k: p[k] for k in ("label", "class_id", "score")} for p in predictions]})[:400] + " …")
@@ -117,5 +128,4 @@ def run(epochs=2, base_dir="saved_models", port=None, keep_serving=False, data_d
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
-    print("Server stopped.")
     return accuracy, predictions
