@@ -11,3 +11,4 @@ __version__ = "0.1.0"
 from kerasnets import layers  # noqa: E402,F401  (registers the serializable layers)
 from kerasnets import models  # noqa: E402,F401
 from kerasnets.models import build  # noqa: E402,F401
+from kerasnets.data import tokenizers  # noqa: E402,F401  (registers the tokenizer layers for .keras files)

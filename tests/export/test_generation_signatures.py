@@ -172,3 +172,15 @@ def test_bad_generation_arguments(tmp_path, characters, words):
     seq = seq2seq(source_vocabulary_size=20, target_vocabulary_size=20, embedding_dim=8, units=8)
     with pytest.raises(ValueError, match="start token"):
         export_model(seq, "s", base_dir=str(tmp_path), generation={})
+
+
+def test_a_saved_run_exports_with_its_tokenizer(tmp_path, characters):
+    from kerasnets.export.artifacts import export_from_path, save_for_export
+
+    model = small_gpt(characters.vocabulary_size())
+    save_for_export(tmp_path / "run", model, generation={"tokenizer": characters})
+    exported = export_from_path(str(tmp_path / "run"), "gpt", base_dir=str(tmp_path / "saved_models"))
+    served = tf.saved_model.load(exported.path).signatures["generate"]
+    out = served(prompt=tf.constant(["to be"]), max_new_tokens=tf.constant([4]))
+    expected = np.asarray(generate(model, characters.tokenize(["to be"]), 4))[0, 5:]
+    np.testing.assert_array_equal(out["generated_token_ids"][0], expected)
