@@ -22,6 +22,11 @@ columnar format `{"inputs": {...}}` both work):
     max_new_tokens int32 (B,)    how many tokens to add to each row
     temperature float32 (B,), top_k int32 (B,) (≤ 0: all), seed int32 (B,)   `sample` only
 
+Limits: a Transformer source longer than its encoder's context is cut to
+it; a GPT prompt plus `max_new_tokens` (or a Transformer's `max_new_tokens`)
+beyond the model's `max_sequence_length` is an INVALID_ARGUMENT error (HTTP
+400), as is an empty prompt/source or a temperature ≤ 0.
+
 Outputs: `generated_token_ids` int32 `(B, N)`, the new tokens of each row
 (N = the largest `max_new_tokens` of the request; 0 after a row's own count
 or its end token); with a tokenizer also `generated_text` (B,) — the new
@@ -124,12 +129,29 @@ def add_generation_signatures(
 
     text_in = input_tokenizer is not None
     text_name = "prompt" if decoder_only else "source"
-    source_limit = None
+    source_limit = context = None
+    if kind == "gpt":
+        context = model.get_layer("embeddings").sequence_length
     if kind == "transformer":
         source_embedding = generation._optional_layer(model, "shared_embedding") or model.get_layer(
             "encoder_embedding"
         )
         source_limit = source_embedding.sequence_length
+        context = (generation._optional_layer(model, "shared_embedding") or model.get_layer(
+            "decoder_embedding"
+        )).sequence_length  # fmt: skip
+
+    def check_context(token_ids, max_new_tokens):
+        """Positions past the model's context cannot be generated: say so instead of stopping short."""
+        if context is None:
+            return []
+        if decoder_only:
+            needed = tf.cast(tf.math.count_nonzero(token_ids, axis=1), tf.int32) + max_new_tokens
+            message = f"prompt length + max_new_tokens must be at most {context} (the model context)"
+        else:
+            needed = max_new_tokens
+            message = f"max_new_tokens must be at most {context} (the decoder context)"
+        return [tf.debugging.assert_less_equal(needed, context, message=message)]
 
     def run(inputs, sampler):
         if text_in:
@@ -140,6 +162,8 @@ def add_generation_signatures(
             token_ids = token_ids[:, :source_limit]
         token_ids = _check_rows(token_ids, text_name if text_in else "row of token_ids")
         max_new_tokens = tf.maximum(tf.cast(inputs["max_new_tokens"], tf.int32), 0)
+        with tf.control_dependencies(check_context(token_ids, max_new_tokens)):
+            max_new_tokens = tf.identity(max_new_tokens)
         count = tf.reduce_max(tf.concat([max_new_tokens, [0]], axis=0))
         options = dict(sampler=sampler, end_token_id=end_token_id)
         if sampler == "top_k":

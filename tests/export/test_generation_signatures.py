@@ -113,6 +113,11 @@ def test_per_row_max_new_tokens_and_sampling_options(tmp_path, characters):
 
     with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be > 0"):
         sample(1, temperature=0.0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"must be at most 32 \(the model context\)"):
+        served["generate"](prompt=tf.constant(["to be"]), max_new_tokens=tf.constant([28]))
+    assert served["generate"](prompt=tf.constant(["to be"]), max_new_tokens=tf.constant([27]))[
+        "generated_token_ids"
+    ].numpy().all()  # exactly the context: every position filled
     with pytest.raises(tf.errors.InvalidArgumentError, match="at least one known token"):
         served["generate"](prompt=tf.constant([""]), max_new_tokens=tf.constant([3]))
 
