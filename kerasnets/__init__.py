@@ -12,3 +12,5 @@ from kerasnets import layers  # noqa: E402,F401  (registers the serializable lay
 from kerasnets import models  # noqa: E402,F401
 from kerasnets.models import build  # noqa: E402,F401
 from kerasnets.data import tokenizers  # noqa: E402,F401  (registers the tokenizer layers for .keras files)
+from kerasnets import training  # noqa: E402,F401
+from kerasnets.training import train  # noqa: E402,F401

@@ -8,6 +8,7 @@
     kerasnets export runs/lenet5 --name lenet5       # SavedModel for TF Serving
     kerasnets serve --model_name=lenet5 --model_base_path=$PWD/saved_models/lenet5
     kerasnets demo                                   # train → export → serve → predict
+    kerasnets train lenet5-fashion_mnist --epochs 2  # a recipe on real data
 
 Bad input (an unknown architecture, preset or hyperparameter, or a value the
 builder rejects) prints one line naming the valid choices and exits with 2.
@@ -15,6 +16,7 @@ builder rejects) prints one line naming the valid choices and exits with 2.
 
 import argparse
 import ast
+import json
 import sys
 
 USAGE_ERROR = 2
@@ -70,6 +72,24 @@ def _parser():
         help="base_path written into models.config (default: the absolute path of BASE_DIR/NAME)",
     )
     export.add_argument("--no-model-config", action="store_true", help="leave models.config alone")
+
+    train = commands.add_parser(
+        "train",
+        help="train a recipe (<builder>-<dataset>) on real data",
+        description="compile/fit a recipe on its tf.data pipeline; writes metrics.json, history.png, "
+        "TensorBoard logs, a resumable checkpoint and model.keras into --output.",
+    )
+    train.add_argument("recipe", metavar="RECIPE", help="a recipe name, or 'list'")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="passes over the training split")
+    length.add_argument("--steps", type=int, help="optimizer steps (rounded up to whole epochs)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--max-minutes", type=float, help="stop training after this long, then evaluate")
+    train.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a builder, pipeline or optimizer setting (repeatable)",
+    )  # fmt: skip
+    train.add_argument("--output", help="the run directory (default runs/RECIPE)")
 
     from kerasnets.serving.cli import add_parser as add_serve_parser
 
@@ -141,6 +161,30 @@ def _export(args):
     print(f"  inspect with: saved_model_cli show --dir {exported.path} --all")
 
 
+def _train(args):
+    from kerasnets.training import RECIPES, train
+
+    if args.recipe == "list":
+        for recipe in RECIPES.values():
+            target = " ".join(str(part) for part in recipe.target) if recipe.target else "-"
+            print(f"{recipe.name:<38} {recipe.dataset:<18} target {target}")
+        return
+    overrides = dict(parse_assignment(item) for item in args.overrides)
+    for name, value in (("--epochs", args.epochs), ("--steps", args.steps), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be at least 1, got {value}.")
+    try:
+        _, metrics = train(
+            args.recipe, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
+            max_minutes=args.max_minutes, overrides=overrides, output=args.output,
+        )  # fmt: skip
+    except ValueError as error:
+        if "Unknown recipe" in str(error) or "Unknown setting" in str(error):
+            raise UsageError(str(error).strip().splitlines()[0]) from None
+        raise
+    print(json.dumps(metrics, indent=2))
+
+
 def _demo(args):
     from kerasnets.demo import run
 
@@ -157,7 +201,7 @@ def main(argv=None):
 
         return serve(args)
     try:
-        {"summary": _summary, "list": _list, "export": _export, "demo": _demo}[args.command](args)
+        {"summary": _summary, "list": _list, "export": _export, "demo": _demo, "train": _train}[args.command](args)
     except UsageError as error:
         print(f"kerasnets: error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -1,0 +1,366 @@
+"""What each kind of recipe trains on and how it is scored.
+
+A task turns a recipe's flat configuration into tf.data pipelines, builds and
+compiles the model, and computes the held-out metrics:
+
+    image_classification   MNIST / Fashion-MNIST → probabilities; accuracy
+    text_classification    SST-2, IMDB, CoLA, MRPC (pairs with segment ids); accuracy, F1, MCC
+    language_modeling      Tiny Shakespeare characters; loss (nats/char), perplexity
+    translation            English → Spanish, teacher forcing; loss, accuracy, BLEU
+    bert_pretraining       MLM + NSP on a text corpus, then fine-tuning on a classification task
+
+Every task reads its data through `kerasnets.data` (tensorflow-datasets;
+offline from the data root where the files are there).
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasnets import data, models
+from kerasnets.training import metrics as extra_metrics
+from kerasnets.training.schedules import TransformerSchedule
+
+# Keys every task understands; a recipe or `--set` may override any of them.
+COMMON_DEFAULTS = dict(
+    batch_size=64,
+    optimizer="adam",
+    learning_rate=1e-3,
+    weight_decay=0.0,
+    warmup_steps=0,  # > 0: the Transformer schedule of Vaswani et al. (learning_rate is then its scale)
+    train_split="train",
+    eval_split="test",
+    validation_split=None,  # None: the eval split
+    steps_per_epoch=None,  # None: one pass over the training split
+    seed=0,
+    jit_compile="auto",
+    data_root=None,
+    data_dir=None,
+)
+
+
+RECURRENT_BUILDERS = ("rnn_classifier", "rnn_language_model", "seq2seq")
+
+
+def make_optimizer(config, model_width=None):
+    """Adam / AdamW from the configuration; `warmup_steps > 0` uses `TransformerSchedule`."""
+    learning_rate = config["learning_rate"]
+    kwargs = {}
+    if config["warmup_steps"]:
+        learning_rate = TransformerSchedule(model_width, config["warmup_steps"], scale=learning_rate)
+        kwargs = dict(beta_1=0.9, beta_2=0.98, epsilon=1e-9)  # §5.3
+    name = config["optimizer"]
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate, **kwargs)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate, weight_decay=config["weight_decay"] or 0.01, **kwargs)
+    raise ValueError(f"Unknown optimizer '{name}'. Valid optimizers: adam, adamw.")
+
+
+def model_options(builder, config):
+    """The builder's own hyperparameters out of the flat configuration."""
+    names = models.hyperparameters(builder)
+    return {key: value for key, value in config.items() if key in names and key != "name"}
+
+
+def count_batches(dataset):
+    cardinality = int(dataset.cardinality())
+    if cardinality >= 0:
+        return cardinality
+    return sum(1 for _ in dataset)
+
+
+class Task:
+    """Base class: `datasets` → (train, validation, steps per epoch); `build`; `evaluate`."""
+
+    defaults = {}
+    jit_compile = True
+
+    def __init__(self, recipe, config):
+        self.recipe = recipe
+        self.config = config
+        self.export_options = {}
+
+    def data_kwargs(self):
+        return dict(data_root=self.config["data_root"], data_dir=self.config["data_dir"])
+
+    def datasets(self):
+        raise NotImplementedError
+
+    def build(self):
+        return models.build(self.recipe.builder, **model_options(self.recipe.builder, self.config))
+
+    def loss(self):
+        return "sparse_categorical_crossentropy"
+
+    def compile(self, model):
+        jit = self.config["jit_compile"]
+        if jit == "auto":
+            # The recurrent layers' gradient through `scan` does not compile with XLA.
+            jit = self.jit_compile and self.recipe.builder not in RECURRENT_BUILDERS
+        model.compile(
+            optimizer=make_optimizer(self.config, self.model_width()),
+            loss=self.loss(),
+            metrics=self.metrics(),
+            jit_compile=bool(jit),
+        )
+
+    def metrics(self):
+        return ["accuracy"]
+
+    def model_width(self):
+        return self.config.get("hidden_dim") or self.config.get("units") or 128
+
+    def evaluate(self, model):
+        """Held-out metrics under Keras' names: `model.evaluate` on the eval split."""
+        results = model.evaluate(self.eval_dataset(), verbose=0, return_dict=True)
+        return {key: float(value) for key, value in results.items()}
+
+    def eval_dataset(self):
+        raise NotImplementedError
+
+
+class ImageClassification(Task):
+    defaults = dict(batch_size=128, image_rows_as_sequence=False)
+
+    def _load(self, split, training):
+        dataset = data.load_image_classification(
+            self.recipe.dataset, split, self.config["batch_size"], shuffle=training, seed=self.config["seed"],
+            repeat=training, **self.data_kwargs(),
+        )  # fmt: skip
+        if self.config["image_rows_as_sequence"]:  # (B, 28, 28, 1) → 28 time steps of 28 pixels
+            dataset = dataset.map(lambda x, y: (tf.squeeze(x, -1), y))
+        return dataset
+
+    def datasets(self):
+        self.export_options = {"class_names": data.images.CLASS_NAMES.get(self.recipe.dataset)}
+        steps = count_batches(self._load(self.config["train_split"], False))
+        validation = self._load(self.config["validation_split"] or self.config["eval_split"], False)
+        return self._load(self.config["train_split"], True), validation, steps
+
+    def eval_dataset(self):
+        return self._load(self.config["eval_split"], False)
+
+
+class TextClassification(Task):
+    defaults = dict(batch_size=32, sequence_length=64, max_tokens=20_000, eval_split="validation")
+    jit_compile = False  # keep the id pipelines simple; the models are small
+
+    def _bert(self):
+        return self.recipe.builder == "bert"
+
+    def _load(self, split, training, tokenizer=None):
+        dataset, tokenizer = data.load_text_classification(
+            self.recipe.dataset, split, self.config["batch_size"],
+            sequence_length=self.config["sequence_length"], tokenizer=tokenizer or self.tokenizer,
+            max_tokens=self.config["max_tokens"], tokenizer_split=self.config["train_split"],
+            bert_inputs=self._bert() or None, input_name=None if self._bert() else "token_ids",
+            shuffle=training, seed=self.config["seed"], repeat=training, **self.data_kwargs(),
+        )  # fmt: skip
+        return dataset, tokenizer
+
+    tokenizer = None
+
+    def datasets(self):
+        plain, self.tokenizer = self._load(self.config["train_split"], False)
+        self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
+        if self._bert():
+            self.config["max_sequence_length"] = self.config["sequence_length"]
+        train, _ = self._load(self.config["train_split"], True)
+        validation, _ = self._load(self.config["validation_split"] or self.config["eval_split"], False)
+        names = {"glue/cola": ("unacceptable", "acceptable"), "glue/mrpc": ("not_equivalent", "equivalent")}
+        self.export_options = {
+            "class_names": names.get(self.recipe.dataset, ("negative", "positive")),
+            "sequence_length": self.config["sequence_length"],
+        }
+        if not self._bert():
+            self.export_options["tokenizer"] = self.tokenizer
+        return train, validation, count_batches(plain)
+
+    def eval_dataset(self):
+        return self._load(self.config["eval_split"], False)[0]
+
+    def evaluate(self, model):
+        results = super().evaluate(model)
+        if self.recipe.dataset in ("glue/mrpc", "glue/cola"):
+            labels, predicted = [], []
+            for inputs, targets in self.eval_dataset():
+                labels.append(targets.numpy())
+                predicted.append(np.argmax(model.predict_on_batch(inputs), axis=-1))
+            labels, predicted = np.concatenate(labels), np.concatenate(predicted)
+            if self.recipe.dataset == "glue/mrpc":
+                results["f1"] = extra_metrics.binary_f1(labels, predicted)
+            else:
+                results["matthews_correlation"] = extra_metrics.matthews_correlation(labels, predicted)
+        return results
+
+
+class LanguageModeling(Task):
+    defaults = dict(batch_size=32, sequence_length=None, eval_split="test", validation_split="validation")
+
+    def _window(self):
+        return self.config["sequence_length"] or self.config.get("max_sequence_length") or 100
+
+    def _load(self, split, training, repeat=None):
+        dataset, tokenizer = data.load_language_modeling(
+            self.recipe.dataset, split, sequence_length=self._window(), batch_size=self.config["batch_size"],
+            tokenizer=self.tokenizer, shuffle=training, seed=self.config["seed"],
+            repeat=training if repeat is None else repeat, **self.data_kwargs(),
+        )  # fmt: skip
+        return dataset, tokenizer
+
+    tokenizer = None
+
+    def datasets(self):
+        plain, self.tokenizer = self._load(self.config["train_split"], False, repeat=False)
+        self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
+        if "max_sequence_length" in models.hyperparameters(self.recipe.builder):
+            self.config["max_sequence_length"] = max(self.config.get("max_sequence_length") or 0, self._window())
+        train, _ = self._load(self.config["train_split"], True)
+        validation, _ = self._load(self.config["validation_split"] or self.config["eval_split"], False)
+        self.export_options = {"generation": {"tokenizer": self.tokenizer}}
+        return train, validation, count_batches(plain)
+
+    def eval_dataset(self):
+        return self._load(self.config["eval_split"], False)[0]
+
+    def evaluate(self, model):
+        results = super().evaluate(model)
+        results["perplexity"] = extra_metrics.perplexity(results["loss"])
+        return results
+
+
+class Translation(Task):
+    defaults = dict(
+        batch_size=64, sequence_length=20, max_tokens=15_000, eval_split="test", validation_split="validation",
+        bleu_examples=2000, label_smoothing=0.0,
+    )  # fmt: skip
+
+    def _shared(self):
+        return self.recipe.builder == "transformer" and self.config.get("target_vocabulary_size") is None
+
+    def _load(self, split, training):
+        dataset, tokenizers = data.load_translation(
+            self.recipe.dataset, split, self.config["batch_size"], sequence_length=self.config["sequence_length"],
+            source_tokenizer=self.tokenizers[0], target_tokenizer=self.tokenizers[1],
+            max_tokens=self.config["max_tokens"], shared_vocabulary=self._shared(),
+            tokenizer_split=self.config["train_split"], shuffle=training, seed=self.config["seed"],
+            repeat=training, **self.data_kwargs(),
+        )  # fmt: skip
+        return dataset, tokenizers
+
+    tokenizers = (None, None)
+
+    def datasets(self):
+        plain, self.tokenizers = self._load(self.config["train_split"], False)
+        source, target = self.tokenizers
+        if self.recipe.builder == "transformer":
+            self.config["vocabulary_size"] = source.vocabulary_size()
+            if not self._shared():
+                self.config["target_vocabulary_size"] = target.vocabulary_size()
+            self.config["max_sequence_length"] = max(self.config.get("max_sequence_length") or 0,
+                                                     self.config["sequence_length"] + 1)  # fmt: skip
+        else:
+            self.config["source_vocabulary_size"] = source.vocabulary_size()
+            self.config["target_vocabulary_size"] = target.vocabulary_size()
+        train, _ = self._load(self.config["train_split"], True)
+        validation, _ = self._load(self.config["validation_split"] or self.config["eval_split"], False)
+        self.export_options = {"generation": {"source_tokenizer": source, "target_tokenizer": target}}
+        return train, validation, count_batches(plain)
+
+    def loss(self):
+        # Padded target positions carry no loss (the models' outputs keep the target padding mask).
+        return keras.losses.SparseCategoricalCrossentropy(ignore_class=0)
+
+    def metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def eval_dataset(self):
+        return self._load(self.config["eval_split"], False)[0]
+
+    def evaluate(self, model):
+        results = super().evaluate(model)
+        results["bleu"] = self.bleu(model, self.config["bleu_examples"])
+        return results
+
+    def bleu(self, model, limit=None):
+        """Corpus BLEU of greedy translations of the eval split (cached decoding), against
+        references normalized as the target tokenizer sees them (lowercase, no punctuation)."""
+        from kerasnets.models.generation import generate
+
+        source_tokenizer, target_tokenizer = self.tokenizers
+        start, end = target_tokenizer.special_token_ids["[start]"], target_tokenizer.special_token_ids["[end]"]
+        pairs = data.load_pairs(self.recipe.dataset, self.config["eval_split"], **self.data_kwargs())
+        if limit:
+            pairs = pairs.take(int(limit))
+        hypotheses, references = [], []
+        length = self.config["sequence_length"]
+        for sources, targets in pairs.batch(256):
+            ids = source_tokenizer.tokenize(sources, sequence_length=length)
+            generated = np.asarray(generate(model, ids, length, start_token_id=start, end_token_id=end))
+            generated = np.where(generated == end, 0, generated)
+            hypotheses += [t.decode() for t in target_tokenizer.detokenize(generated).numpy()]
+            standardized = target_tokenizer.standardize(targets).numpy()
+            references += [t.decode() for t in standardized]
+        return extra_metrics.corpus_bleu(hypotheses, references)
+
+
+class BertPretrainingThenFineTuning(TextClassification):
+    """MLM + NSP pre-training on `pretraining_dataset`, then fine-tuning on the recipe's dataset.
+
+    The word-piece-free tokenizer (a `WordTokenizer` with [CLS], [SEP], [MASK])
+    is learnt on the pre-training text and reused for fine-tuning; the
+    classifier starts from every pre-trained backbone weight (matched by layer
+    name), its pooler included.
+    """
+
+    defaults = dict(
+        TextClassification.defaults, pretraining_dataset="imdb_reviews", pretraining_steps=2000,
+        pretraining_batch_size=32, pretraining_learning_rate=1e-3, max_predictions=20, pretraining_split="train",
+    )  # fmt: skip
+
+    def datasets(self):
+        split = self.config["pretraining_split"]
+        pretraining, self.tokenizer = data.load_bert_pretraining(
+            self.config["pretraining_dataset"], split, self.config["pretraining_batch_size"], tokenizer_split=split,
+            sequence_length=self.config["sequence_length"], max_predictions=self.config["max_predictions"],
+            max_tokens=self.config["max_tokens"], seed=self.config["seed"], **self.data_kwargs(),
+        )  # fmt: skip
+        self.pretraining = pretraining.repeat()
+        return super().datasets()
+
+    def build(self):
+        model = super().build()
+        options = dict(model_options("bert", self.config), head="pretraining")
+        pretrainer = models.build("bert", **options)
+        pretrainer.compile(
+            optimizer=keras.optimizers.AdamW(self.config["pretraining_learning_rate"]),
+            loss={"mlm_probabilities": "sparse_categorical_crossentropy",
+                  "nsp_probabilities": "sparse_categorical_crossentropy"},
+            metrics={"mlm_probabilities": "accuracy", "nsp_probabilities": "accuracy"},
+        )  # fmt: skip
+        steps = int(self.config["pretraining_steps"])
+        if steps > 0:
+            print(f"Pre-training (MLM + NSP) on {self.config['pretraining_dataset']} for {steps} steps")
+            epochs = max(1, min(10, steps // 100))
+            history = pretrainer.fit(self.pretraining, epochs=epochs, steps_per_epoch=math.ceil(steps / epochs))
+            self.pretraining_history = history.history
+        for layer in model.layers:
+            try:
+                source = pretrainer.get_layer(layer.name)
+            except ValueError:
+                continue
+            if layer.weights and [w.shape for w in layer.weights] == [w.shape for w in source.weights]:
+                layer.set_weights(source.get_weights())
+        return model
+
+
+TASKS = {
+    "image_classification": ImageClassification,
+    "text_classification": TextClassification,
+    "language_modeling": LanguageModeling,
+    "translation": Translation,
+    "bert_pretraining": BertPretrainingThenFineTuning,
+}

@@ -1,0 +1,222 @@
+"""`kerasnets.train(recipe, …)`: compile/fit a recipe on real data, resumably, with its records.
+
+    history, metrics = kerasnets.train("lenet5-fashion_mnist", epochs=2, output="runs/lenet5")
+    kerasnets train gpt-tiny_shakespeare --steps 2000 --set num_layers=4 --output runs/gpt
+
+Every run writes into `output` (default `runs/<recipe>`):
+
+    metrics.json     held-out metrics under Keras' names (accuracy, loss, bleu,
+                     perplexity, …) plus parameters, wall_seconds, steps, epochs
+    history.csv      one row per epoch (kept across resumed runs), and history.png
+    logs/            TensorBoard logs (`tensorboard --logdir runs/…/logs`)
+    backup/          the BackupAndRestore checkpoint while training: rerun the
+                     same command after an interruption and it continues
+    model.keras, export.json   the trained model and what `kerasnets export` needs
+"""
+
+import json
+import math
+import os
+import time
+
+import keras
+
+from kerasnets.training import tasks
+from kerasnets.training.recipes import get_recipe
+
+DEFAULT_OUTPUT_ROOT = "runs"
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training once `minutes` have passed (checked after every batch)."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = float(minutes) * 60.0
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start > self.seconds:
+            self.model.stop_training = True
+            self.stopped = True
+
+
+class StepCounter(keras.callbacks.Callback):
+    """Counts the optimizer steps taken in this process."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+
+def resolve_config(recipe, overrides=None, batch_size=None):
+    """The recipe's configuration with `overrides` applied; unknown keys are an error."""
+    config = recipe.defaults()
+    for key, value in (overrides or {}).items():
+        if key not in config:
+            raise ValueError(
+                f"Unknown setting '{key}' for recipe {recipe.name}. Valid settings: {', '.join(sorted(config))}."
+            )
+        config[key] = value
+    if batch_size is not None:
+        config["batch_size"] = int(batch_size)
+    return config
+
+
+def plot_history(csv_path, png_path, title):
+    """history.png: every metric per epoch, training and validation side by side."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    names = [key for key in rows[0] if key != "epoch" and not key.startswith("val_") and key != "learning_rate"]
+    figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    epochs = [int(row["epoch"]) + 1 for row in rows]
+    for axis, name in zip(axes[0], names):
+        axis.plot(epochs, [float(row[name]) for row in rows], marker="o", label="train")
+        if f"val_{name}" in rows[0]:
+            axis.plot(epochs, [float(row[f"val_{name}"]) for row in rows], marker="o", label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
+
+
+def train(
+    recipe,
+    *,
+    epochs=None,
+    steps=None,
+    batch_size=None,
+    max_minutes=None,
+    overrides=None,
+    output=None,
+    verbose="auto",
+    save_model=True,
+):
+    """Train a recipe; returns `(history, metrics)`.
+
+    Args:
+        recipe: A recipe name, e.g. "lenet5-fashion_mnist" (see `kerasnets.training.RECIPES`).
+        epochs: Passes over the training split (default: the recipe's).
+        steps: Optimizer steps instead of epochs, rounded up to whole epochs of
+            `steps_per_epoch` (the recipe's, or one pass, at most `steps`).
+        batch_size: Overrides the recipe's batch size.
+        max_minutes: Stop training after this many minutes (then evaluate as usual).
+        overrides: `{key: value}` for any builder, pipeline or optimizer setting.
+        output: The run directory (default `runs/<recipe>`).
+        verbose: Keras' `fit` verbosity (progress bar by default).
+        save_model: Also write `model.keras` + `export.json`.
+
+    Returns:
+        `(keras.callbacks.History, metrics dict)`; the metrics are also in
+        `<output>/metrics.json`.
+    """
+    from kerasnets.export.artifacts import save_for_export
+
+    started = time.monotonic()
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    if epochs is not None and steps is not None:
+        raise ValueError("Give epochs or steps, not both.")
+    for name, value in (("epochs", epochs), ("steps", steps)):
+        if value is not None and int(value) < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}.")
+    config = resolve_config(recipe, overrides, batch_size)
+    output = output or os.path.join(DEFAULT_OUTPUT_ROOT, recipe.name)
+    os.makedirs(output, exist_ok=True)
+    keras.utils.set_random_seed(int(config["seed"]))
+
+    task = tasks.TASKS[recipe.task](recipe, config)
+    train_data, validation_data, batches_per_pass = task.datasets()
+    model = task.build()
+    task.compile(model)
+
+    steps_per_epoch = int(config["steps_per_epoch"] or batches_per_pass)
+    if steps is None and epochs is None:
+        steps = recipe.steps
+        epochs = None if steps else recipe.epochs
+    if steps is not None:
+        steps_per_epoch = min(steps_per_epoch, int(steps))
+        epochs = math.ceil(int(steps) / steps_per_epoch)
+    epochs = int(epochs or 1)
+
+    counter = StepCounter()
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(output, "backup"), save_freq=min(steps_per_epoch, 100)),
+        keras.callbacks.TensorBoard(os.path.join(output, "logs")),
+        keras.callbacks.CSVLogger(os.path.join(output, "history.csv"), append=True),
+        counter,
+    ]
+    limit = None
+    if max_minutes is not None:
+        limit = TimeLimit(max_minutes)
+        callbacks.append(limit)
+    with open(os.path.join(output, "config.json"), "w") as handle:
+        json.dump({"recipe": recipe.name, "epochs": epochs, "steps_per_epoch": steps_per_epoch,
+                   "config": config}, handle, indent=2, default=str)  # fmt: skip
+
+    resumed_from = _resumed_epoch(output)
+    history = model.fit(
+        train_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation_data,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    training_seconds = time.monotonic() - started
+
+    metrics = {"recipe": recipe.name}
+    metrics.update(task.evaluate(model))
+    for key, values in history.history.items():
+        if key.startswith("val_") and values:
+            metrics[key] = float(values[-1])
+    metrics.update(
+        parameters=int(model.count_params()),
+        steps=int(resumed_from * steps_per_epoch + counter.steps),
+        epochs=int(resumed_from + len(history.epoch)),
+        batch_size=int(config["batch_size"]),
+        training_seconds=round(training_seconds, 1),
+        wall_seconds=round(time.monotonic() - started, 1),
+        stopped_by_time_limit=bool(limit and limit.stopped),
+        resumed_from_epoch=resumed_from,
+    )
+    if recipe.target:
+        name, comparison, value = recipe.target
+        reached = metrics.get(name)
+        metrics["target"] = f"{name} {comparison} {value}"
+        if reached is not None:
+            metrics["target_reached"] = bool(reached >= value if comparison == ">=" else reached <= value)
+    with open(os.path.join(output, "metrics.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2)
+    plot_history(os.path.join(output, "history.csv"), os.path.join(output, "history.png"), recipe.name)
+    if save_model:
+        save_for_export(output, model, **{k: v for k, v in task.export_options.items() if v is not None})
+    return history, metrics
+
+
+def _resumed_epoch(output):
+    """The epoch a BackupAndRestore checkpoint in `output` resumes from (0 when none)."""
+    path = os.path.join(output, "backup", "training_metadata.json")
+    try:
+        with open(path) as handle:
+            return int(json.load(handle)["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
