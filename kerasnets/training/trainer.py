@@ -44,6 +44,20 @@ class TimeLimit(keras.callbacks.Callback):
             self.stopped = True
 
 
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` saving every `save_freq` batches *and* at every epoch end.
+
+    Keras' own, given an integer `save_freq`, never records a finished epoch,
+    so a run killed early in epoch 2 would start over from epoch 0; this one
+    resumes at the epoch it was in, from the weights of the last save.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
+
+
 class StepCounter(keras.callbacks.Callback):
     """Counts the optimizer steps taken in this process."""
 
@@ -110,6 +124,7 @@ def train(
     output=None,
     verbose="auto",
     save_model=True,
+    extra_callbacks=None,
 ):
     """Train a recipe; returns `(history, metrics)`.
 
@@ -124,6 +139,7 @@ def train(
         output: The run directory (default `runs/<recipe>`).
         verbose: Keras' `fit` verbosity (progress bar by default).
         save_model: Also write `model.keras` + `export.json`.
+        extra_callbacks: More Keras callbacks for `fit`.
 
     Returns:
         `(keras.callbacks.History, metrics dict)`; the metrics are also in
@@ -159,11 +175,12 @@ def train(
 
     counter = StepCounter()
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(output, "backup"), save_freq=min(steps_per_epoch, 100)),
+        ResumableBackup(os.path.join(output, "backup"), save_freq=min(steps_per_epoch, 100)),
         keras.callbacks.TensorBoard(os.path.join(output, "logs")),
         keras.callbacks.CSVLogger(os.path.join(output, "history.csv"), append=True),
         counter,
     ]
+    callbacks += list(extra_callbacks or [])
     limit = None
     if max_minutes is not None:
         limit = TimeLimit(max_minutes)

@@ -1,0 +1,109 @@
+"""The training loop's records: resuming an interrupted run, time limits, settings, schedule, metrics."""
+
+import csv
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from kerasnets.cli import main
+from kerasnets.training import TransformerSchedule, binary_f1, matthews_correlation, perplexity, train
+from kerasnets.training.trainer import TimeLimit
+from tests.data import data_root_or_skip, tfds_dir
+
+# 512 images in batches of 64: 8 steps per epoch.
+SLICE = dict(train_split="train[:512]", eval_split="test[:64]", batch_size=64, steps_per_epoch=8)
+
+
+class Interrupt(Exception):
+    pass
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises in the middle of `epoch`, as a killed process would stop."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise Interrupt
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    data_root_or_skip()
+    overrides = dict(SLICE, data_dir=tfds_dir())
+    with pytest.raises(Interrupt):
+        train("lenet5-fashion_mnist", epochs=3, overrides=overrides, output=str(tmp_path), verbose=0,
+              extra_callbacks=[InterruptAt(epoch=1, batch=3)])  # fmt: skip
+    with open(tmp_path / "backup" / "training_metadata.json") as handle:
+        assert json.load(handle)["epoch"] == 1  # epoch 0 done, saved again mid-epoch 1
+    assert not (tmp_path / "metrics.json").exists()
+
+    history, metrics = train("lenet5-fashion_mnist", epochs=3, overrides=overrides, output=str(tmp_path), verbose=0)
+    assert metrics["resumed_from_epoch"] == 1
+    assert history.epoch == [1, 2]  # only the epochs left
+    assert metrics["epochs"] == 3 and metrics["steps"] == 24
+    with open(tmp_path / "history.csv") as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1", "2"]
+    assert not (tmp_path / "backup").exists()
+
+
+def test_time_limit_stops_training_and_still_evaluates(tmp_path):
+    data_root_or_skip()
+    _, metrics = train("mlp-fashion_mnist", epochs=50, max_minutes=0.0, overrides=dict(SLICE, data_dir=tfds_dir()),
+                       output=str(tmp_path), verbose=0)  # fmt: skip
+    assert metrics["stopped_by_time_limit"] and metrics["steps"] == 1 and metrics["epochs"] == 1
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_unknown_names_and_bad_lengths_are_clear_errors(tmp_path, capsys):
+    with pytest.raises(ValueError, match="Unknown recipe 'lenet6-mnist'. Valid recipes: mlp-fashion_mnist"):
+        train("lenet6-mnist")
+    with pytest.raises(ValueError, match="Unknown setting 'num_layer' for recipe gpt-tiny_shakespeare"):
+        train("gpt-tiny_shakespeare", overrides={"num_layer": 2})
+    with pytest.raises(ValueError, match="Give epochs or steps, not both"):
+        train("lenet5-mnist", epochs=1, steps=1)
+    assert main(["train", "lenet5-mnist", "--set", "widht=3"]) == 2
+    assert "Unknown setting 'widht'" in capsys.readouterr().err
+    assert main(["train", "lenet5-mnist", "--steps", "0"]) == 2
+    assert "--steps must be at least 1" in capsys.readouterr().err
+    assert main(["train", "list"]) == 0
+    assert "gpt-tiny_shakespeare" in capsys.readouterr().out
+
+
+def test_transformer_schedule_matches_the_paper():
+    schedule = TransformerSchedule(d_model=512, warmup_steps=4000)
+    for step in (0, 99, 3999, 4000, 20000):
+        n = step + 1
+        expected = 512**-0.5 * min(n**-0.5, n * 4000**-1.5)
+        assert math.isclose(float(schedule(step)), expected, rel_tol=1e-5)
+    peak = max(range(0, 8000, 50), key=lambda s: float(schedule(s)))
+    assert abs(peak - 4000) <= 50
+    assert TransformerSchedule.from_config(schedule.get_config()).get_config() == schedule.get_config()
+
+
+def test_classification_metrics_against_hand_counts():
+    labels = np.array([1, 1, 1, 0, 0, 0, 0, 1])
+    predicted = np.array([1, 1, 0, 0, 0, 1, 0, 1])
+    tp, tn, fp, fn = 3, 3, 1, 1
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert math.isclose(binary_f1(labels, predicted), 2 * precision * recall / (precision + recall))
+    mcc = (tp * tn - fp * fn) / math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    assert math.isclose(matthews_correlation(labels, predicted), mcc)
+    assert matthews_correlation(labels, np.ones_like(labels)) == 0.0  # undefined → 0
+    assert math.isclose(perplexity(math.log(65.0)), 65.0)
+
+
+def test_time_limit_callback_sets_stop_training():
+    limit = TimeLimit(minutes=0.0)
+    limit.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    limit.on_train_begin()
+    limit.on_train_batch_end(0)
+    assert limit.model.stop_training and limit.stopped
