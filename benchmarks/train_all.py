@@ -1,0 +1,190 @@
+"""Train every recipe at full size and write the README's results table.
+
+    python benchmarks/train_all.py                       # every row (about 80 minutes on 2 CPU cores)
+    python benchmarks/train_all.py --only gpt-nanogpt_config lenet5-fashion_mnist
+    python benchmarks/train_all.py --table-only          # rewrite the table from benchmarks/results.json
+
+Each row runs `kerasnets train` in its own process, bounded by its minutes
+(`--max-minutes`: training stops there and the model is evaluated as it is),
+and its `metrics.json` is merged into `benchmarks/results.json`; the table
+between the `results` markers of README.md is then rewritten from that file.
+A row that misses its target says so.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RESULTS = os.path.join(HERE, "results.json")
+README = os.path.join(ROOT, "README.md")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+# (row name, recipe, minutes, extra command-line arguments, what the row is compared with)
+ROWS = [
+    ("mlp-fashion_mnist", "mlp-fashion_mnist", 4, [], None),
+    ("lenet5-fashion_mnist", "lenet5-fashion_mnist", 4, [], None),
+    ("simple_cnn-fashion_mnist", "simple_cnn-fashion_mnist", 9, [], None),
+    ("lenet5-mnist", "lenet5-mnist", 3, [], None),
+    ("rnn_classifier-fashion_mnist", "rnn_classifier-fashion_mnist", 5, [], None),
+    ("rnn_language_model-tiny_shakespeare", "rnn_language_model-tiny_shakespeare", 8, [], None),
+    ("gpt-tiny_shakespeare", "gpt-tiny_shakespeare", 20, [], None),
+    ("gpt-nanogpt_config", "gpt-tiny_shakespeare", 5,
+     ["--steps", "2000", "--batch-size", "12", "--set", "steps_per_epoch=250"],
+     "nanoGPT: val loss 1.886 in ~77 s"),
+    ("seq2seq-spa_eng", "seq2seq-spa_eng", 8, [], None),
+    ("seq2seq_no_attention-spa_eng", "seq2seq-spa_eng", 8, ["--set", "attention=None"], "seq2seq-spa_eng"),
+    ("transformer-spa_eng", "transformer-spa_eng", 8, [], "seq2seq-spa_eng"),
+    ("text_cnn-sst2", "text_cnn-sst2", 5, [], None),
+    ("text_cnn-imdb", "text_cnn-imdb", 4, [], None),
+    ("rnn_classifier-sst2", "rnn_classifier-sst2", 5, [], None),
+    ("rnn_classifier-imdb", "rnn_classifier-imdb", 5, [], None),
+    ("bert-sst2", "bert-sst2", 5, [], None),
+    ("bert-imdb", "bert-imdb", 4, [], None),
+    ("bert-mrpc", "bert-mrpc", 3, [], None),
+    ("bert-cola", "bert-cola", 3, [], None),
+    ("bert_pretrained-sst2", "bert_pretrained-sst2", 10, [], "bert-sst2"),
+]  # fmt: skip
+
+def machine():
+    model = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} CPU cores, no GPU"
+
+
+def run_row(name, recipe, minutes, extra, output_root):
+    output = os.path.join(output_root, name)
+    command = [sys.executable, "-m", "kerasnets", "train", recipe, "--max-minutes", str(minutes),
+               "--output", output, *extra]  # fmt: skip
+    print("$ " + " ".join(command[2:]).replace("-m kerasnets", "kerasnets"), flush=True)
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    completed = subprocess.run(command, env=environment)
+    if completed.returncode != 0:
+        return {"recipe": recipe, "error": f"exit code {completed.returncode}"}
+    with open(os.path.join(output, "metrics.json")) as handle:
+        return json.load(handle)
+
+
+def load_results():
+    if os.path.exists(RESULTS):
+        with open(RESULTS) as handle:
+            return json.load(handle)
+    return {"machine": machine(), "rows": {}}
+
+
+def headline(metrics):
+    """The row's held-out numbers, as people quote them."""
+    if "perplexity" in metrics:  # language models: nats per character
+        return f"val loss {metrics['val_loss']:.3f}, test loss {metrics['loss']:.3f}"
+    if "bleu" in metrics:
+        return f"BLEU {metrics['bleu']:.1f} (token accuracy {metrics['accuracy']:.3f})"
+    parts = [f"accuracy {metrics['accuracy']:.4f}"]
+    if "f1" in metrics:
+        parts.append(f"F1 {metrics['f1']:.3f}")
+    if "matthews_correlation" in metrics:
+        parts.append(f"MCC {metrics['matthews_correlation']:.3f}")
+    return ", ".join(parts)
+
+
+def verdict(name, metrics, rows):
+    """✓ / ✗ against the recipe's target, or against the row it is compared with."""
+    from kerasnets.training import RECIPES
+
+    if "error" in metrics:
+        return f"failed: {metrics['error']}"
+    compared = {row[0]: row[4] for row in ROWS}.get(name)
+    if name == "gpt-nanogpt_config":
+        ok = metrics.get("val_loss", 9) <= 1.886 and metrics.get("training_seconds", 1e9) < 77
+        return ("✓" if ok else "✗") + f" vs nanoGPT 1.886 in ~77 s: {metrics.get('training_seconds')} s"
+    if compared and compared in rows and "error" not in rows[compared]:
+        other = rows[compared]
+        key = "bleu" if "bleu" in metrics else "accuracy"
+        if name.startswith("seq2seq_no_attention"):
+            better = other.get(key, 0) > metrics.get(key, 0)
+            return ("✓" if better else "✗") + f" with attention {other.get(key, 0):.1f} > without"
+        better = metrics.get(key, 0) > other.get(key, 0)
+        sign = ">" if better else "≤"
+        text = f" {key} {sign} {compared} ({other.get(key, 0):.{1 if key == 'bleu' else 3}f})"
+        if name == "transformer-spa_eng":
+            reached = metrics.get("target_reached")
+            return ("✓" if better and reached else "✗") + text + ("; BLEU ≥ 25 ✓" if reached else "; BLEU ≥ 25 ✗")
+        return ("✓" if better else "✗") + text
+    target = RECIPES[metrics["recipe"]].target
+    if not target or target[2] == 0.0:
+        return "reported"
+    return ("✓" if metrics.get("target_reached") else "✗") + f" {target[0]} {target[1]} {target[2]}"
+
+
+def write_table(results):
+    from kerasnets.training import RECIPES
+
+    rows = results["rows"]
+    lines = [
+        f"Measured on {results['machine']} by `python benchmarks/train_all.py` "
+        f"({results.get('date', '')}); each row bounded in minutes, test-set metrics unless noted.",
+        "",
+        "| row | data | parameters | epochs (steps) | wall time | held-out result | target | reference |",
+        "|---|---|---:|---:|---:|---|---|---|",
+    ]
+    for name, recipe, _, _, _ in ROWS:
+        if name not in rows:
+            continue
+        metrics = rows[name]
+        recipe_object = RECIPES[recipe]
+        if "error" in metrics:
+            lines.append(f"| `{name}` | {recipe_object.dataset} | | | | failed | | |")
+            continue
+        wall = metrics["wall_seconds"]
+        wall_text = f"{wall / 60:.1f} min" if wall >= 120 else f"{wall:.0f} s"
+        stopped = " (time limit)" if metrics.get("stopped_by_time_limit") else ""
+        reference = "nanoGPT on this machine: 1.886 in ~77 s" if name == "gpt-nanogpt_config" else recipe_object.reference
+        lines.append(
+            f"| `{name}` | {recipe_object.dataset} | {metrics['parameters']:,} | "
+            f"{metrics['epochs']} ({metrics['steps']:,}){stopped} | {wall_text} | {headline(metrics)} | "
+            f"{verdict(name, metrics, rows)} | {reference} |"
+        )
+    with open(README) as handle:
+        text = handle.read()
+    if START not in text:
+        raise SystemExit(f"README.md has no {START} … {END} markers")
+    before, rest = text.split(START, 1)
+    _, after = rest.split(END, 1)
+    with open(README, "w") as handle:
+        handle.write(before + START + "\n" + "\n".join(lines) + "\n" + END + after)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--output-root", default=os.path.join(ROOT, "runs", "benchmarks"))
+    parser.add_argument("--table-only", action="store_true", help="only rewrite the README table")
+    parser.add_argument("--minutes-scale", type=float, default=1.0, help="scale every row's minutes")
+    args = parser.parse_args()
+    results = load_results()
+    if not args.table_only:
+        unknown = set(args.only or []) - {row[0] for row in ROWS}
+        if unknown:
+            raise SystemExit(f"unknown rows: {', '.join(sorted(unknown))}")
+        for name, recipe, minutes, extra, _ in ROWS:
+            if args.only and name not in args.only:
+                continue
+            results["rows"][name] = run_row(name, recipe, minutes * args.minutes_scale, extra, args.output_root)
+            results["machine"] = machine()
+            results["date"] = datetime.date.today().isoformat()
+            with open(RESULTS, "w") as handle:
+                json.dump(results, handle, indent=2)
+            write_table(results)
+    write_table(results)
+
+
+if __name__ == "__main__":
+    main()
