@@ -51,3 +51,28 @@ def test_recipe_runs_end_to_end(name, tmp_path):
     if recipe.dataset == "glue/cola":
         assert -1.0 <= metrics["matthews_correlation"] <= 1.0
     assert len(history.history["loss"]) >= 1
+
+
+@pytest.mark.parametrize("name", ["lenet5-fashion_mnist", "text_cnn-sst2", "gpt-tiny_shakespeare", "seq2seq-spa_eng"])
+def test_a_trained_run_exports_for_serving(name, tmp_path):
+    """`kerasnets export RUN` turns a run directory into a served version with its vocabulary."""
+    import tensorflow as tf
+
+    from kerasnets.cli import main
+
+    data_root_or_skip()
+    recipe = RECIPES[name]
+    run = tmp_path / "run"
+    train(name, steps=1, overrides=small_overrides(recipe), output=str(run), verbose=0)
+    assert main(["export", str(run), "--name", "m", "--base-dir", str(tmp_path / "saved_models")]) == 0
+    served = tf.saved_model.load(str(tmp_path / "saved_models" / "m" / "1")).signatures
+    if recipe.task == "image_classification":
+        out = served["serving_default"](image=tf.zeros([2, 28, 28, 1]))
+        assert out["label"].shape == (2,) and out["label"].dtype == tf.string
+    elif recipe.task == "text_classification":
+        out = served["serving_default"](text=tf.constant(["a gripping , funny film", "dull"]))
+        assert out["label"].numpy()[0] in (b"negative", b"positive")
+    else:
+        text_input = "prompt" if recipe.task == "language_modeling" else "source"
+        out = served["generate"](**{text_input: tf.constant(["go away"]), "max_new_tokens": tf.constant([5])})
+        assert out["generated_token_ids"].shape == (1, 5) and out["generated_text"].dtype == tf.string
