@@ -23,8 +23,11 @@ Prepared TFRecords go to `data_dir` (None: tfds' default, `$TFDS_DATA_DIR` or
 `~/tensorflow_datasets`).
 """
 
+import contextlib
 import dataclasses
 import pathlib
+import shutil
+import tempfile
 
 from kerasnets.data.locations import find_data_root, missing_files, not_found_error
 
@@ -205,9 +208,12 @@ def prepare(name, *, data_root=None, data_dir=None, download=True):
 
     if local:
         builder = _builder(candidates[0], data_dir)
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=str(folder), try_download_gcs=False)
-        )
+        with _private_extract_dir() as extract_dir:
+            builder.download_and_prepare(
+                download_config=tfds.download.DownloadConfig(
+                    manual_dir=str(folder), extract_dir=extract_dir, try_download_gcs=False
+                )
+            )
         return builder
 
     def fail(reason, cause=None):
@@ -227,10 +233,28 @@ def prepare(name, *, data_root=None, data_dir=None, download=True):
     builder = _builder(candidates[-1], data_dir)
     config = {"manual_dir": str(folder)} if folder is not None and folder.is_dir() else {}
     try:
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(**config))
+        with _private_extract_dir() as extract_dir:
+            if config:
+                config["extract_dir"] = extract_dir
+            builder.download_and_prepare(download_config=tfds.download.DownloadConfig(**config))
     except Exception as error:  # network errors, missing manual files, checksum mismatches
         fail(f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}", error)
     return builder
+
+
+@contextlib.contextmanager
+def _private_extract_dir():
+    """A fresh directory for tfds to extract manual files into, removed afterwards.
+
+    tfds names an extracted manual file after the file alone
+    (`downloads/extracted/GZIP.t10k-labels-idx1-ubyte.gz`), so MNIST and
+    Fashion-MNIST, whose files share names, would read each other's images.
+    """
+    path = tempfile.mkdtemp(prefix="kerasnets-tfds-extract-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def load(

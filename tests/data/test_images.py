@@ -24,6 +24,17 @@ def test_image_batches_from_the_offline_copy(name):
     np.testing.assert_allclose(images[0], first / 255.0, rtol=1e-6)
 
 
+def test_mnist_and_fashion_mnist_are_not_confused():
+    """Their upstream files share names; each must still read its own (in one tfds data_dir)."""
+    data_root_or_skip("mnist", "fashion_mnist")
+    means = {}
+    for name in ("fashion_mnist", "mnist"):
+        images = next(iter(data.load_image_classification(name, "test[:2000]", batch_size=2000, data_dir=tfds_dir())))[0]
+        means[name] = float(np.mean(images))
+    # Published pixel means: MNIST 0.1307, Fashion-MNIST 0.2860.
+    assert abs(means["mnist"] - 0.1307) < 0.02 and abs(means["fashion_mnist"] - 0.2860) < 0.02, means
+
+
 def test_shuffling_is_seeded_and_trains_lenet5():
     data_root_or_skip("fashion_mnist")
 
