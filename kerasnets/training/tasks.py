@@ -30,6 +30,7 @@ COMMON_DEFAULTS = dict(
     learning_rate=1e-3,
     weight_decay=0.0,
     warmup_steps=0,  # > 0: the Transformer schedule of Vaswani et al. (learning_rate is then its scale)
+    schedule="constant",  # or "cosine": learning_rate decays to 0 over the run (cos, Loshchilov & Hutter)
     train_split="train",
     eval_split="test",
     validation_split=None,  # None: the eval split
@@ -48,6 +49,10 @@ def make_optimizer(config, model_width=None):
     """Adam / AdamW from the configuration; `warmup_steps > 0` uses `TransformerSchedule`."""
     learning_rate = config["learning_rate"]
     kwargs = {}
+    if config["schedule"] == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, config.get("total_steps") or 1))
+    elif config["schedule"] != "constant":
+        raise ValueError(f"Unknown schedule '{config['schedule']}'. Valid schedules: constant, cosine.")
     if config["warmup_steps"]:
         learning_rate = TransformerSchedule(model_width, config["warmup_steps"], scale=learning_rate)
         kwargs = dict(beta_1=0.9, beta_2=0.98, epsilon=1e-9)  # §5.3

@@ -161,9 +161,6 @@ def train(
 
     task = tasks.TASKS[recipe.task](recipe, config)
     train_data, validation_data, batches_per_pass = task.datasets()
-    model = task.build()
-    task.compile(model)
-
     steps_per_epoch = int(config["steps_per_epoch"] or batches_per_pass)
     if steps is None and epochs is None:
         steps = recipe.steps
@@ -172,6 +169,10 @@ def train(
         steps_per_epoch = min(steps_per_epoch, int(steps))
         epochs = math.ceil(int(steps) / steps_per_epoch)
     epochs = int(epochs or 1)
+    config["total_steps"] = epochs * steps_per_epoch  # for decaying learning-rate schedules
+
+    model = task.build()
+    task.compile(model)
 
     counter = StepCounter()
     callbacks = [
