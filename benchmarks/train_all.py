@@ -116,7 +116,8 @@ def verdict(name, metrics, rows):
         text = f" {key} {sign} {compared} ({other.get(key, 0):.{1 if key == 'bleu' else 3}f})"
         if name == "transformer-spa_eng":
             reached = metrics.get("target_reached")
-            return ("✓" if better and reached else "✗") + text + ("; BLEU ≥ 25 ✓" if reached else "; BLEU ≥ 25 ✗")
+            return (f"BLEU > {compared} ({other.get(key, 0):.1f}) {'✓' if better else '✗'}; "
+                    f"BLEU ≥ 25 {'✓' if reached else '✗'}")  # fmt: skip
         return ("✓" if better else "✗") + text
     target = RECIPES[metrics["recipe"]].target
     if not target or target[2] == 0.0:
