@@ -30,7 +30,10 @@ def main():
     for name in args.recipes:
         recipe = RECIPES[name]
         task = tasks.TASKS[recipe.task](recipe, resolve_config(recipe))
-        train, _, _ = task.datasets()
+        train, _, batches_per_pass = task.datasets()
+        # One pass first, as in every epoch after the first: decoded examples are cached in memory.
+        for _ in train.take(batches_per_pass + 1):
+            pass
         model = task.build()
         task.compile(model)
         result = measure_input_pipeline(model, train, steps=args.steps, warmup=10)
