@@ -40,6 +40,7 @@ ROWS = [
     ("seq2seq-spa_eng", "seq2seq-spa_eng", 6, [], None),
     ("seq2seq_no_attention-spa_eng", "seq2seq-spa_eng", 6, ["--set", "attention=None"], "seq2seq-spa_eng"),
     ("transformer-spa_eng", "transformer-spa_eng", 6, [], "seq2seq-spa_eng"),
+    ("transformer_15min-spa_eng", "transformer-spa_eng", 15, [], None),
     ("text_cnn-sst2", "text_cnn-sst2", 4, [], None),
     ("text_cnn-imdb", "text_cnn-imdb", 3, [], None),
     ("rnn_classifier-sst2", "rnn_classifier-sst2", 4, [], None),
