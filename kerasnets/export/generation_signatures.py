@@ -133,13 +133,8 @@ def add_generation_signatures(
     if kind == "gpt":
         context = model.get_layer("embeddings").sequence_length
     if kind == "transformer":
-        source_embedding = generation._optional_layer(model, "shared_embedding") or model.get_layer(
-            "encoder_embedding"
-        )
-        source_limit = source_embedding.sequence_length
-        context = (generation._optional_layer(model, "shared_embedding") or model.get_layer(
-            "decoder_embedding"
-        )).sequence_length  # fmt: skip
+        source_embedding, target_embedding = generation.transformer_embeddings(model)
+        source_limit, context = source_embedding.sequence_length, target_embedding.sequence_length
 
     def check_context(token_ids, max_new_tokens):
         """Positions past the model's context cannot be generated: say so instead of stopping short."""

@@ -216,6 +216,15 @@ def _optional_layer(model, name):
     return next((layer for layer in model.layers if layer.name == name), None)
 
 
+def transformer_embeddings(model):
+    """`(source embedding, target embedding)` of a `transformer` model: the same
+    layer when the builder tied them (`shared_embedding`)."""
+    shared = _optional_layer(model, "shared_embedding")
+    if shared is not None:
+        return shared, shared
+    return model.get_layer("encoder_embedding"), model.get_layer("decoder_embedding")
+
+
 def _recurrent_layers(model):
     return [layer for layer in model.layers if hasattr(layer, "cell")]
 
@@ -473,11 +482,7 @@ def generate_transformer(
     """
     _check_max_new_tokens(max_new_tokens)
     token_ids = _as_ids(token_ids)
-    if _optional_layer(model, "shared_embedding") is not None:
-        source_embedding = target_embedding = model.get_layer("shared_embedding")
-    else:
-        source_embedding = model.get_layer("encoder_embedding")
-        target_embedding = model.get_layer("decoder_embedding")
+    source_embedding, target_embedding = transformer_embeddings(model)
     encoder_blocks = _numbered_layers(model, "encoder_block_")
     decoder_blocks = _numbered_layers(model, "decoder_block_")
     to_logits = _vocabulary_projection(model, target_embedding, "output_projection")
@@ -695,7 +700,7 @@ def generate(
                 f"max_sequence_length={max_length} of '{model.name}'."
             )
     if kind == "transformer":
-        embedding = _optional_layer(model, "shared_embedding") or model.get_layer("decoder_embedding")
+        embedding = transformer_embeddings(model)[1]
         if count > embedding.sequence_length:
             raise ValueError(
                 f"max_new_tokens={count} exceeds the max_sequence_length={embedding.sequence_length} "
