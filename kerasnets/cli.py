@@ -162,7 +162,7 @@ def _export(args):
 
 
 def _train(args):
-    from kerasnets.training import RECIPES, train
+    from kerasnets.training import RECIPES, ConfigurationError, train
 
     if args.recipe == "list":
         for recipe in RECIPES.values():
@@ -178,10 +178,8 @@ def _train(args):
             args.recipe, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
             max_minutes=args.max_minutes, overrides=overrides, output=args.output,
         )  # fmt: skip
-    except ValueError as error:
-        if "Unknown recipe" in str(error) or "Unknown setting" in str(error):
-            raise UsageError(str(error).strip().splitlines()[0]) from None
-        raise
+    except ConfigurationError as error:
+        raise UsageError(str(error).strip().splitlines()[0]) from None
     print(json.dumps(metrics, indent=2))
 
 

@@ -11,6 +11,7 @@ import dataclasses
 
 from kerasnets import models
 from kerasnets.training import tasks
+from kerasnets.training.errors import ConfigurationError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,5 +103,5 @@ RECIPES = {recipe.name: recipe for recipe in _RECIPES}
 
 def get_recipe(name):
     if name not in RECIPES:
-        raise ValueError(f"Unknown recipe '{name}'. Valid recipes: {', '.join(RECIPES)}.")
+        raise ConfigurationError(f"Unknown recipe '{name}'. Valid recipes: {', '.join(RECIPES)}.")
     return RECIPES[name]

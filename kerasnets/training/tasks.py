@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from kerasnets import data, models
 from kerasnets.training import metrics as extra_metrics
+from kerasnets.training.errors import ConfigurationError
 from kerasnets.training.schedules import TransformerSchedule
 
 # Keys every task understands; a recipe or `--set` may override any of them.
@@ -52,7 +53,7 @@ def make_optimizer(config, model_width=None):
     if config["schedule"] == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, config.get("total_steps") or 1))
     elif config["schedule"] != "constant":
-        raise ValueError(f"Unknown schedule '{config['schedule']}'. Valid schedules: constant, cosine.")
+        raise ConfigurationError(f"Unknown schedule '{config['schedule']}'. Valid schedules: constant, cosine.")
     if config["warmup_steps"]:
         learning_rate = TransformerSchedule(model_width, config["warmup_steps"], scale=learning_rate)
         kwargs = dict(beta_1=0.9, beta_2=0.98, epsilon=1e-9)  # §5.3
@@ -61,7 +62,7 @@ def make_optimizer(config, model_width=None):
         return keras.optimizers.Adam(learning_rate, **kwargs)
     if name == "adamw":
         return keras.optimizers.AdamW(learning_rate, weight_decay=config["weight_decay"] or 0.01, **kwargs)
-    raise ValueError(f"Unknown optimizer '{name}'. Valid optimizers: adam, adamw.")
+    raise ConfigurationError(f"Unknown optimizer '{name}'. Valid optimizers: adam, adamw.")
 
 
 def model_options(builder, config):

@@ -22,6 +22,7 @@ import time
 import keras
 
 from kerasnets.training import tasks
+from kerasnets.training.errors import ConfigurationError
 from kerasnets.training.recipes import get_recipe
 
 DEFAULT_OUTPUT_ROOT = "runs"
@@ -74,7 +75,7 @@ def resolve_config(recipe, overrides=None, batch_size=None):
     config = recipe.defaults()
     for key, value in (overrides or {}).items():
         if key not in config:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Unknown setting '{key}' for recipe {recipe.name}. Valid settings: {', '.join(sorted(config))}."
             )
         config[key] = value
@@ -150,10 +151,10 @@ def train(
     started = time.monotonic()
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if epochs is not None and steps is not None:
-        raise ValueError("Give epochs or steps, not both.")
+        raise ConfigurationError("Give epochs or steps, not both.")
     for name, value in (("epochs", epochs), ("steps", steps)):
         if value is not None and int(value) < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}.")
+            raise ConfigurationError(f"{name} must be at least 1, got {value}.")
     config = resolve_config(recipe, overrides, batch_size)
     output = output or os.path.join(DEFAULT_OUTPUT_ROOT, recipe.name)
     os.makedirs(output, exist_ok=True)
