@@ -153,6 +153,7 @@ class ImageClassification(Task):
 class TextClassification(Task):
     defaults = dict(batch_size=32, sequence_length=64, max_tokens=20_000, eval_split="validation")
     jit_compile = False  # keep the id pipelines simple; the models are small
+    tokenizer = None  # learnt from the training split by `datasets`
 
     def _bert(self):
         return self.recipe.builder == "bert"
@@ -166,8 +167,6 @@ class TextClassification(Task):
             shuffle=training, seed=self.config["seed"], repeat=training, **self.data_kwargs(),
         )  # fmt: skip
         return dataset, tokenizer
-
-    tokenizer = None
 
     def datasets(self):
         plain, self.tokenizer = self._load(self.config["train_split"], False)
@@ -205,6 +204,7 @@ class TextClassification(Task):
 
 class LanguageModeling(Task):
     defaults = dict(batch_size=32, sequence_length=None, eval_split="test", validation_split="validation")
+    tokenizer = None  # learnt from the training split by `datasets`
 
     def _window(self):
         return self.config["sequence_length"] or self.config.get("max_sequence_length") or 100
@@ -216,8 +216,6 @@ class LanguageModeling(Task):
             repeat=training if repeat is None else repeat, **self.data_kwargs(),
         )  # fmt: skip
         return dataset, tokenizer
-
-    tokenizer = None
 
     def datasets(self):
         plain, self.tokenizer = self._load(self.config["train_split"], False, repeat=False)
@@ -241,8 +239,9 @@ class LanguageModeling(Task):
 class Translation(Task):
     defaults = dict(
         batch_size=64, sequence_length=20, max_tokens=15_000, eval_split="test", validation_split="validation",
-        bleu_examples=2000, label_smoothing=0.0,
+        bleu_examples=2000,
     )  # fmt: skip
+    tokenizers = (None, None)  # (source, target), learnt from the training split by `datasets`
 
     def _shared(self):
         return self.recipe.builder == "transformer" and self.config.get("target_vocabulary_size") is None
@@ -256,8 +255,6 @@ class Translation(Task):
             repeat=training, **self.data_kwargs(),
         )  # fmt: skip
         return dataset, tokenizers
-
-    tokenizers = (None, None)
 
     def datasets(self):
         plain, self.tokenizers = self._load(self.config["train_split"], False)
