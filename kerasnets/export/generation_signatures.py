@@ -5,13 +5,16 @@
     # {"signature_name": "generate", "instances": [{"prompt": "ROMEO:", "max_new_tokens": 40}]}
     # -> {"predictions": [{"generated_text": "...", "text": "ROMEO:...", "generated_token_ids": [...]}]}
 
-Two signatures per generative model (`gpt`, `rnn_language_model`,
-`transformer`, `seq2seq`), both built on `kerasnets.models.generation`
+Three signatures per generative model (a `CausalLM` — `gpt`,
+`rnn_language_model` — or a `Seq2SeqLM` — `transformer`, `seq2seq`), each the
+model's own `generate_ids` loop with a sampler from `kerasnets.samplers`
 (key/value caches for the Transformer decoders, carried states for the RNNs):
 
 * `generate` — greedy decoding, `y_t = argmax_v p(v | y_<t, x)`.
 * `sample` — top-k / temperature sampling, `y_t ~ softmax(top_k(l_t) / T)`,
   reproducible with a seed (the same seed gives the same text).
+* `beam_search` — the most probable continuation found by a beam search of
+  width `num_beams` (4 by default; `beam_search={"num_beams": W}` sets it).
 
 Inputs (one value per row, so the row format `{"instances": [...]}` and the
 columnar format `{"inputs": {...}}` both work):
@@ -39,9 +42,11 @@ is `jit_compile`d, since TF Serving runs signatures without XLA.
 
 import tensorflow as tf
 
-from kerasnets.models import generation
+from kerasnets import samplers
+from kerasnets.models.causal_lm import CausalLM
+from kerasnets.models.seq2seq_lm import Seq2SeqLM
 
-DECODER_ONLY_KINDS = ("gpt", "rnn_language_model")
+DEFAULT_NUM_BEAMS = 4
 
 
 def _row_spec(name, dtype):
@@ -85,12 +90,14 @@ def add_generation_signatures(
     target_tokenizer=None,
     start_token_id=None,
     end_token_id=None,
+    num_beams=DEFAULT_NUM_BEAMS,
 ):
-    """Adds `generate` (greedy) and `sample` (top-k/temperature) to `archive`.
+    """Adds `generate` (greedy), `sample` (top-k/temperature) and `beam_search` to `archive`.
 
     Args:
         archive: A `keras.export.ExportArchive` that already tracks `model`.
-        model: A `gpt`, `rnn_language_model`, `transformer` or `seq2seq` model.
+        model: A `CausalLM` (`gpt`, `rnn_language_model`) or a `Seq2SeqLM`
+            (`transformer`, `seq2seq`).
         tokenizer: Decoder-only models: a tokenizer (e.g.
             `kerasnets.data.CharacterTokenizer`) with `tokenize` and
             `detokenize`; the signatures then take `prompt` strings.
@@ -101,12 +108,20 @@ def add_generation_signatures(
             default: the target tokenizer's "[start]".
         end_token_id: Stops a row; default: the target tokenizer's "[end]"
             (decoder-only models: none unless given).
+        num_beams: Width of the `beam_search` signature's beam.
 
     Returns:
-        The names of the signatures added: `["generate", "sample"]`.
+        The names of the signatures added: `["generate", "sample", "beam_search"]`.
     """
-    kind = generation.model_kind(model)
-    decoder_only = kind in DECODER_ONLY_KINDS
+    if not isinstance(model, (CausalLM, Seq2SeqLM)):
+        raise ValueError(
+            f"Model '{model.name}' ({type(model).__name__}) cannot generate: generation signatures need a "
+            "CausalLM (gpt, rnn_language_model) or a Seq2SeqLM (transformer, seq2seq)."
+        )
+    if not isinstance(num_beams, int) or num_beams < 1:
+        raise ValueError(f"num_beams must be a positive integer, got {num_beams!r}.")
+    decoder_only = isinstance(model, CausalLM)
+    kind = type(model).__name__
     if decoder_only:
         if source_tokenizer is not None or target_tokenizer is not None:
             raise ValueError(f"A {kind} model takes one `tokenizer`, not source/target tokenizers.")
@@ -129,12 +144,8 @@ def add_generation_signatures(
 
     text_in = input_tokenizer is not None
     text_name = "prompt" if decoder_only else "source"
-    source_limit = context = None
-    if kind == "gpt":
-        context = model.get_layer("embeddings").sequence_length
-    if kind == "transformer":
-        source_embedding, target_embedding = generation.transformer_embeddings(model)
-        source_limit, context = source_embedding.sequence_length, target_embedding.sequence_length
+    context = model.max_sequence_length
+    source_limit = None if decoder_only else model.source_max_sequence_length
 
     def check_context(token_ids, max_new_tokens):
         """Positions past the model's context cannot be generated: say so instead of stopping short."""
@@ -149,6 +160,7 @@ def add_generation_signatures(
         return [tf.debugging.assert_less_equal(needed, context, message=message)]
 
     def run(inputs, sampler):
+        """`sampler`: "greedy", "top_k" (parameters from the request) or "beam".""
         if text_in:
             token_ids = tf.cast(input_tokenizer.tokenize(inputs[text_name]), tf.int32)
         else:
@@ -160,15 +172,19 @@ def add_generation_signatures(
         with tf.control_dependencies(check_context(token_ids, max_new_tokens)):
             max_new_tokens = tf.identity(max_new_tokens)
         count = tf.reduce_max(tf.concat([max_new_tokens, [0]], axis=0))
-        options = dict(sampler=sampler, end_token_id=end_token_id)
         if sampler == "top_k":
-            tf.debugging.assert_positive(inputs["temperature"], message="temperature must be > 0")
-            options.update(
-                temperature=inputs["temperature"], top_k=inputs["top_k"], seed=inputs["seed"]
-            )
-        if not decoder_only:
-            options["start_token_id"] = start_token_id
-        ids = generation.GENERATORS[kind](model, token_ids, count, **options)
+            check = tf.debugging.assert_positive(inputs["temperature"], message="temperature must be > 0")
+            with tf.control_dependencies([check]):
+                temperature = tf.identity(inputs["temperature"])
+            chooser = samplers.TopKSampler(k=inputs["top_k"], temperature=temperature, seed=inputs["seed"])
+        elif sampler == "beam":
+            chooser = samplers.BeamSampler(num_beams=num_beams)
+        else:
+            chooser = samplers.GreedySampler()
+        if decoder_only:
+            ids = model.generate_ids(token_ids, count, chooser, end_token_id)
+        else:
+            ids = model.generate_ids(token_ids, count, chooser, end_token_id, start_token_id)
         new_ids = _continuations(ids, token_ids, count) if decoder_only else ids
         new_ids = _limit_new_tokens(new_ids, max_new_tokens)
         outputs = {"generated_token_ids": new_ids}
@@ -193,11 +209,8 @@ def add_generation_signatures(
         seed=_row_spec("seed", tf.int32),
     )
 
-    # `generate` and `sample` are the same loop with a different chooser.
-    archive.add_endpoint(
-        "generate", tf.function(lambda inputs: run(inputs, "greedy"), input_signature=[spec])
-    )
-    archive.add_endpoint(
-        "sample", tf.function(lambda inputs: run(inputs, "top_k"), input_signature=[sample_spec])
-    )
-    return ["generate", "sample"]
+    # The three are the same loop with a different sampler.
+    archive.add_endpoint("generate", tf.function(lambda inputs: run(inputs, "greedy"), input_signature=[spec]))
+    archive.add_endpoint("sample", tf.function(lambda inputs: run(inputs, "top_k"), input_signature=[sample_spec]))
+    archive.add_endpoint("beam_search", tf.function(lambda inputs: run(inputs, "beam"), input_signature=[spec]))
+    return ["generate", "sample", "beam_search"]

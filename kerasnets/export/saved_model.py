@@ -13,8 +13,8 @@ Signatures written (see `saved_model_cli show --dir saved_models/lenet5/1 --all`
   (`text`, shape `(None,)`), tokenizes them in the graph, and returns the same
   outputs; the token-id function stays available as `predict_token_ids`.
 * Generative models (`gpt`, `rnn_language_model`, `seq2seq`, `transformer`)
-  additionally get `generate` (greedy) and `sample` (top-k / temperature with a
-  seed), running the whole decoding loop in the graph; see
+  additionally get `generate` (greedy), `sample` (top-k / temperature with a
+  seed) and `beam_search`, running the whole decoding loop in the graph; see
   `kerasnets.export.generation_signatures`.
 """
 

@@ -3,6 +3,12 @@
     from kerasnets import models
     model = models.lenet5()
     model = models.build("bert", preset="bert_tiny")
+
+The generative and BERT builders return model classes that are Functional
+models too (their `summary()` shows the layer graph) and own their parts and
+their decoding: `GPTCausalLM` (with a `GPTBackbone`), `RNNLanguageModel`
+(both `CausalLM`s), `TransformerSeq2Seq`, `RNNSeq2Seq` (both `Seq2SeqLM`s),
+and `BertBackbone`, `BertClassifier`, `BertPretrainer`.
 """
 
 import importlib
@@ -30,6 +36,14 @@ for _name in ARCHITECTURES:
     PRESETS[_name] = getattr(_module, "PRESETS", {})
     globals()[_name] = BUILDERS[_name]  # so `from kerasnets.models import gpt` gives the builder
 del _name, _module
+
+from kerasnets.models.bert import BertBackbone, BertClassifier, BertPretrainer  # noqa: E402
+from kerasnets.models.causal_lm import CausalLM  # noqa: E402
+from kerasnets.models.gpt import GPTBackbone, GPTCausalLM  # noqa: E402
+from kerasnets.models.rnn_language_model import RNNLanguageModel  # noqa: E402
+from kerasnets.models.seq2seq import RNNSeq2Seq  # noqa: E402
+from kerasnets.models.seq2seq_lm import Seq2SeqLM  # noqa: E402
+from kerasnets.models.transformer import TransformerSeq2Seq  # noqa: E402
 
 
 def hyperparameters(name):

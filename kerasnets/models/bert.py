@@ -19,6 +19,219 @@ PRESETS = {
 HEADS = (None, "pretraining", "classifier")
 
 
+def _initializer():
+    return keras.initializers.TruncatedNormal(stddev=0.02)
+
+
+def _with_backbone(cls, config):
+    config = dict(config)
+    config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+    return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class BertBackbone(keras.Model):
+    """BERT (Devlin et al. 2019): a bidirectional Transformer encoder.
+
+        x = Dropout(LayerNorm(E_tok[token_ids] + E_pos[t] + E_seg[segment_ids]))
+        h = N × TransformerEncoderBlock(x, padding_mask)        (post-LN, GELU)
+        pooled = tanh(h[:, 0] W_p + b_p)                         (the [CLS] token)
+
+    Inputs `token_ids`, `segment_ids`, `padding_mask` (1 for real tokens),
+    all `(B, T)`; outputs `sequence_output` `(B, T, H)` and `pooled_output`
+    `(B, H)`. Padded positions never change the real positions' outputs.
+
+    Args:
+        vocabulary_size: WordPiece vocabulary (0 = [PAD]).
+        num_layers: Encoder blocks (L).
+        num_heads: Attention heads (A).
+        hidden_dim: Hidden size (H).
+        intermediate_dim: Feed-forward size (4H in the paper).
+        max_sequence_length: Position embeddings.
+        num_segments: Segment (token type) embeddings; 2 for sentence pairs.
+        dropout: Dropout everywhere (0.1 in the paper).
+        layer_norm_epsilon: Epsilon of every layer normalisation.
+
+    Attributes:
+        token_embedding (token + position + segment tables), embeddings_layer_norm,
+        transformer_layers, pooler.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size=30522,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=128,
+        intermediate_dim=512,
+        max_sequence_length=512,
+        num_segments=2,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        **kwargs,
+    ):
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        self.token_embedding = TokenAndPositionEmbedding(
+            vocabulary_size,
+            max_sequence_length,
+            hidden_dim,
+            num_segments=num_segments,
+            embeddings_initializer=_initializer(),
+            name="embeddings",
+        )
+        self.embeddings_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="embeddings_layer_norm"
+        )
+        self.embeddings_dropout = keras.layers.Dropout(dropout, name="embeddings_dropout")
+        self.transformer_layers = [
+            TransformerEncoderBlock(
+                intermediate_dim,
+                num_heads,
+                dropout=dropout,
+                activation="gelu",
+                layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=_initializer(),
+                name=f"encoder_block_{index}",
+            )
+            for index in range(num_layers)
+        ]
+        self.pooler = keras.layers.Dense(hidden_dim, activation="tanh", kernel_initializer=_initializer(), name="pooler")
+
+        inputs = {
+            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+            "segment_ids": keras.Input(shape=(None,), dtype="int32", name="segment_ids"),
+            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
+        }
+        x = self.token_embedding(inputs["token_ids"], segment_ids=inputs["segment_ids"])
+        x = self.embeddings_dropout(self.embeddings_layer_norm(x))
+        padding_mask = ops.cast(inputs["padding_mask"], "bool")
+        for block in self.transformer_layers:
+            x = block(x, padding_mask=padding_mask)
+        outputs = {"sequence_output": x, "pooled_output": self.pooler(x[:, 0, :])}
+        kwargs.setdefault("name", "bert_backbone")
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+            "dropout": self.dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class BertClassifier(keras.Model):
+    """A sequence (or sentence-pair) classifier on a `BertBackbone`.
+
+        probabilities = softmax(Dropout(pooled) W + b)
+
+    Args:
+        backbone: A `BertBackbone`, fresh or pre-trained (e.g. `BertPretrainer(…).backbone`).
+        num_classes: Number of classes.
+        dropout: Dropout on the pooled output; default the backbone's.
+    """
+
+    def __init__(self, backbone, num_classes=2, dropout=None, **kwargs):
+        dropout = backbone.dropout if dropout is None else dropout
+        self.backbone = backbone
+        self.output_dropout = keras.layers.Dropout(dropout, name="classifier_dropout")
+        self.output_layer = keras.layers.Dense(
+            num_classes, activation="softmax", kernel_initializer=_initializer(), dtype="float32", name="probabilities"
+        )
+        inputs = backbone.input
+        outputs = self.output_layer(self.output_dropout(backbone(inputs)["pooled_output"]))
+        kwargs.setdefault("name", "bert")
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.num_classes = num_classes
+        self.dropout = dropout
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return _with_backbone(cls, config)
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class BertPretrainer(keras.Model):
+    """BERT's two pre-training heads on a `BertBackbone`: masked LM and next sentence.
+
+        mlm_logits = LayerNorm(GELU(h[mask_positions] W + b)) E_tokᵀ + b_mlm    (decoder tied to E_tok)
+        nsp_logits = pooled W_nsp + b_nsp                                        (IsNext / NotNext)
+
+    Inputs: the backbone's plus `mask_positions` `(B, P)`; outputs
+    `mlm_probabilities` `(B, P, vocabulary)` and `nsp_probabilities` `(B, 2)`.
+    After `fit`, `BertClassifier(pretrainer.backbone)` fine-tunes the same
+    backbone object.
+
+    Args:
+        backbone: A `BertBackbone`.
+    """
+
+    def __init__(self, backbone, **kwargs):
+        self.backbone = backbone
+        epsilon = backbone.layer_norm_epsilon
+        self.mlm_dense = keras.layers.Dense(
+            backbone.hidden_dim, activation="gelu", kernel_initializer=_initializer(), name="mlm_dense"
+        )
+        self.mlm_layer_norm = keras.layers.LayerNormalization(epsilon=epsilon, name="mlm_layer_norm")
+        self.mlm_bias = BiasAdd(name="mlm_bias")
+        self.mlm_probabilities = keras.layers.Activation("softmax", dtype="float32", name="mlm_probabilities")
+        self.nsp_head = keras.layers.Dense(
+            2, activation="softmax", kernel_initializer=_initializer(), dtype="float32", name="nsp_probabilities"
+        )
+        inputs = dict(backbone.input)
+        inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
+        features = backbone({key: inputs[key] for key in backbone.input})
+        masked = ops.take_along_axis(
+            features["sequence_output"], ops.expand_dims(inputs["mask_positions"], -1), axis=1
+        )
+        h = self.mlm_layer_norm(self.mlm_dense(masked))
+        outputs = {
+            "mlm_probabilities": self.mlm_probabilities(self.mlm_bias(backbone.token_embedding(h, reverse=True))),
+            "nsp_probabilities": self.nsp_head(features["pooled_output"]),
+        }
+        kwargs.setdefault("name", "bert")
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return _with_backbone(cls, config)
+
+
 @with_presets(PRESETS)
 def bert(
     *,
@@ -71,62 +284,27 @@ def bert(
         name: Model name.
 
     Returns:
-        A Functional model with inputs `token_ids`, `segment_ids`,
-        `padding_mask` (1 for real tokens), plus `mask_positions` for the
-        pre-training head.
+        A `BertBackbone` (head None), `BertClassifier` or `BertPretrainer`, with
+        inputs `token_ids`, `segment_ids`, `padding_mask` (1 for real tokens),
+        plus `mask_positions` for the pre-training heads; the heads keep the
+        backbone as `.backbone`.
     """
     if head not in HEADS:
         raise ValueError(f"head must be one of {', '.join(map(str, HEADS))}; got '{head}'.")
-    initializer = keras.initializers.TruncatedNormal(stddev=0.02)
-    inputs = {
-        "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
-        "segment_ids": keras.Input(shape=(None,), dtype="int32", name="segment_ids"),
-        "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
-    }
-    embedding = TokenAndPositionEmbedding(
-        vocabulary_size,
-        max_sequence_length,
-        hidden_dim,
+    backbone = BertBackbone(
+        vocabulary_size=vocabulary_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        intermediate_dim=intermediate_dim,
+        max_sequence_length=max_sequence_length,
         num_segments=num_segments,
-        embeddings_initializer=initializer,
-        name="embeddings",
+        dropout=dropout,
+        layer_norm_epsilon=layer_norm_epsilon,
+        name=name if head is None else f"{name}_backbone",
     )
-    x = embedding(inputs["token_ids"], segment_ids=inputs["segment_ids"])
-    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="embeddings_layer_norm")(x)
-    x = keras.layers.Dropout(dropout, name="embeddings_dropout")(x)
-    padding_mask = ops.cast(inputs["padding_mask"], "bool")
-    for index in range(num_layers):
-        x = TransformerEncoderBlock(
-            intermediate_dim,
-            num_heads,
-            dropout=dropout,
-            activation="gelu",
-            layer_norm_epsilon=layer_norm_epsilon,
-            kernel_initializer=initializer,
-            name=f"encoder_block_{index}",
-        )(x, padding_mask=padding_mask)
-    sequence_output = x
-    pooled_output = keras.layers.Dense(hidden_dim, activation="tanh", kernel_initializer=initializer, name="pooler")(
-        sequence_output[:, 0, :]
-    )
-
     if head is None:
-        outputs = {"sequence_output": sequence_output, "pooled_output": pooled_output}
-    elif head == "classifier":
-        x = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled_output)
-        outputs = keras.layers.Dense(
-            num_classes, activation="softmax", kernel_initializer=initializer, dtype="float32", name="probabilities"
-        )(x)
-    else:
-        inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
-        masked = ops.take_along_axis(sequence_output, ops.expand_dims(inputs["mask_positions"], -1), axis=1)
-        h = keras.layers.Dense(hidden_dim, activation="gelu", kernel_initializer=initializer, name="mlm_dense")(masked)
-        h = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="mlm_layer_norm")(h)
-        logits = BiasAdd(name="mlm_bias")(embedding(h, reverse=True))
-        outputs = {
-            "mlm_probabilities": keras.layers.Activation("softmax", dtype="float32", name="mlm_probabilities")(logits),
-            "nsp_probabilities": keras.layers.Dense(
-                2, activation="softmax", kernel_initializer=initializer, dtype="float32", name="nsp_probabilities"
-            )(pooled_output),
-        }
-    return keras.Model(inputs, outputs, name=name)
+        return backbone
+    if head == "classifier":
+        return BertClassifier(backbone, num_classes=num_classes, name=name)
+    return BertPretrainer(backbone, name=name)

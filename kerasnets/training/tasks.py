@@ -291,8 +291,6 @@ class Translation(Task):
     def bleu(self, model, limit=None):
         """Corpus BLEU of greedy translations of the eval split (cached decoding), against
         references normalized as the target tokenizer sees them (lowercase, no punctuation)."""
-        from kerasnets.models.generation import generate
-
         source_tokenizer, target_tokenizer = self.tokenizers
         start, end = target_tokenizer.special_token_ids["[start]"], target_tokenizer.special_token_ids["[end]"]
         pairs = data.load_pairs(self.recipe.dataset, self.config["eval_split"], **self.data_kwargs())
@@ -302,7 +300,7 @@ class Translation(Task):
         length = self.config["sequence_length"]
         for sources, targets in pairs.batch(256):
             ids = source_tokenizer.tokenize(sources, sequence_length=length)
-            generated = np.asarray(generate(model, ids, length, start_token_id=start, end_token_id=end))
+            generated = model.generate(ids, length, start_token_id=start, end_token_id=end)
             generated = np.where(generated == end, 0, generated)
             hypotheses += [t.decode() for t in target_tokenizer.detokenize(generated).numpy()]
             standardized = target_tokenizer.standardize(targets).numpy()
@@ -315,8 +313,8 @@ class BertPretrainingThenFineTuning(TextClassification):
 
     The word-piece-free tokenizer (a `WordTokenizer` with [CLS], [SEP], [MASK])
     is learnt on the pre-training text and reused for fine-tuning; the
-    classifier starts from every pre-trained backbone weight (matched by layer
-    name), its pooler included.
+    classifier is built on the pre-trainer's own backbone object
+    (`BertClassifier(pretrainer.backbone)`), its pooler included.
     """
 
     defaults = dict(
@@ -335,9 +333,8 @@ class BertPretrainingThenFineTuning(TextClassification):
         return super().datasets()
 
     def build(self):
-        model = super().build()
-        options = dict(model_options("bert", self.config), head="pretraining")
-        pretrainer = models.build("bert", **options)
+        options = model_options("bert", self.config)  # the recipe's classifier
+        pretrainer = models.build("bert", **dict(options, head="pretraining"))
         pretrainer.compile(
             optimizer=keras.optimizers.AdamW(self.config["pretraining_learning_rate"]),
             loss={"mlm_probabilities": "sparse_categorical_crossentropy",
@@ -350,14 +347,7 @@ class BertPretrainingThenFineTuning(TextClassification):
             epochs = max(1, min(10, steps // 100))
             history = pretrainer.fit(self.pretraining, epochs=epochs, steps_per_epoch=math.ceil(steps / epochs))
             self.pretraining_history = history.history
-        for layer in model.layers:
-            try:
-                source = pretrainer.get_layer(layer.name)
-            except ValueError:
-                continue
-            if layer.weights and [w.shape for w in layer.weights] == [w.shape for w in source.weights]:
-                layer.set_weights(source.get_weights())
-        return model
+        return models.BertClassifier(pretrainer.backbone, num_classes=options.get("num_classes", 2))
 
 
 TASKS = {

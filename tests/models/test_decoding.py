@@ -1,19 +1,13 @@
+"""`generate` / `call_with_cache` of the model classes (`CausalLM`, `Seq2SeqLM`): cached decoding
+gives what re-running the whole Functional model gives, for every generative architecture."""
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasnets.models import generation, gpt, rnn_classifier, rnn_language_model, seq2seq, transformer
-from kerasnets.models.generation import (
-    generate,
-    generate_gpt,
-    generate_rnn_language_model,
-    generate_seq2seq,
-    generate_transformer,
-    model_kind,
-    sample_next_token,
-    uniform_noise,
-)
+from kerasnets import samplers
+from kerasnets.models import CausalLM, Seq2SeqLM, gpt, rnn_language_model, seq2seq, transformer
 
 VOCABULARY = 30
 GPT = dict(
@@ -81,9 +75,8 @@ def naive_translation(model, source, count):
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_greedy_matches_rerunning_the_full_model_row_by_row(name):
     model = build(name)
-    kind = model_kind(model)
-    if kind in ("gpt", "rnn_language_model"):
-        generated = np.asarray(generate(model, PROMPTS, NEW))
+    if isinstance(model, CausalLM):
+        generated = model.generate(PROMPTS, NEW)
         assert generated.shape == (3, PROMPTS.shape[1] + NEW) and generated.dtype == np.int32
         new_tokens = []
         for row, prompt in zip(generated, PROMPTS):
@@ -92,7 +85,8 @@ def test_greedy_matches_rerunning_the_full_model_row_by_row(name):
             assert not row[len(expected) :].any()
             new_tokens += expected[-NEW:]
     else:
-        generated = np.asarray(generate(model, PROMPTS, NEW, start_token_id=START))
+        assert isinstance(model, Seq2SeqLM)
+        generated = model.generate(PROMPTS, NEW, start_token_id=START)
         assert generated.shape == (3, NEW)
         for row, source in zip(generated, PROMPTS):
             np.testing.assert_array_equal(row, naive_translation(model, real_tokens(source), NEW))
@@ -103,11 +97,29 @@ def test_greedy_matches_rerunning_the_full_model_row_by_row(name):
 
 def test_batch_rows_equal_prompts_alone_and_pure_function_equals_generate():
     model = gpt(**GPT)
-    batch = np.asarray(generate_gpt(model, PROMPTS, NEW))
-    np.testing.assert_array_equal(batch, np.asarray(generate(model, PROMPTS, NEW)))
+    batch = np.asarray(model.generate_ids(PROMPTS, NEW))
+    np.testing.assert_array_equal(batch, model.generate(PROMPTS, NEW))
     for row, prompt in zip(batch, PROMPTS):
-        alone = np.asarray(generate_gpt(model, np.array([real_tokens(prompt)]), NEW))[0]
+        alone = model.generate(np.array([real_tokens(prompt)]), NEW)[0]
         np.testing.assert_array_equal(row[: len(alone)], alone)
+
+
+@pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
+@pytest.mark.parametrize("name", ["gpt", "transformer"])
+def test_call_with_cache_equals_the_full_forward_pass(name):
+    """Logits of a whole sequence through `call_with_cache` at index 0 = the Functional model's."""
+    model = build(name)
+    ids = PROMPTS
+    if isinstance(model, CausalLM):
+        cache, _ = model.build_cache(ids, ids.shape[1])
+        logits, _ = model.call_with_cache(ids, cache, 0)
+        expected = model(ids)
+    else:
+        decoder_ids = np.concatenate([np.full((3, 1), START), PROMPTS[:, :3]], axis=1).astype("int32")
+        cache = model.build_cache(ids, decoder_ids.shape[1])
+        logits, _ = model.call_with_cache(decoder_ids, cache, 0)
+        expected = model({"encoder_token_ids": ids, "decoder_token_ids": decoder_ids})
+    np.testing.assert_allclose(keras.ops.softmax(logits), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["gpt", "seq2seq_bahdanau"])
@@ -116,46 +128,14 @@ def test_sampling_is_reproducible_by_seed(name):
     extra = {} if name == "gpt" else {"start_token_id": START}
 
     def sample(seed, top_k=10):
-        options = dict(sampler="top_k", top_k=top_k, temperature=1.5, seed=seed, **extra)
-        return np.asarray(generate(model, PROMPTS, NEW, **options))
+        sampler = samplers.TopKSampler(k=top_k, temperature=1.5, seed=seed)
+        return model.generate(PROMPTS, NEW, sampler=sampler, **extra)
 
     np.testing.assert_array_equal(sample(7), sample(7))
     assert not np.array_equal(sample(7), sample(8))
-    greedy = np.asarray(generate(model, PROMPTS, NEW, **extra))
+    greedy = model.generate(PROMPTS, NEW, **extra)
     np.testing.assert_array_equal(sample(7, top_k=1), greedy)
     assert not np.array_equal(sample(7), greedy)
-
-
-def test_top_k_samples_only_among_the_k_most_likely_tokens(monkeypatch):
-    logits = keras.random.normal((4, VOCABULARY), seed=3)
-    top_3 = np.argsort(-np.asarray(logits)[:, 1:], axis=-1)[:, :3] + 1
-    drawn = np.stack(
-        [np.asarray(sample_next_token(logits, sampler="top_k", top_k=3, temperature=5.0, seed=s)) for s in range(40)]
-    )
-    for row in range(4):
-        assert set(drawn[:, row]) <= set(top_3[row]) and len(set(drawn[:, row])) > 1
-    # k as a tensor picks the same tokens as k as an int, through top_k of a cap or a full sort.
-    k = keras.ops.convert_to_tensor(3)
-    first_draw = dict(sampler="top_k", temperature=5.0, seed=0)
-    np.testing.assert_array_equal(sample_next_token(logits, top_k=k, **first_draw), drawn[0])
-    monkeypatch.setattr(generation, "_TOP_K_CAP", 2)
-    np.testing.assert_array_equal(sample_next_token(logits, top_k=k, **first_draw), drawn[0])
-    everything = keras.ops.convert_to_tensor(0)
-    np.testing.assert_array_equal(
-        sample_next_token(logits, sampler="top_k", top_k=everything, seed=1),
-        sample_next_token(logits, sampler="top_k", seed=1),
-    )
-    # No truncation and a high temperature: close to uniform over ids 1..V-1, never 0.
-    flat = np.stack([np.asarray(sample_next_token(logits * 0, sampler="top_k", seed=s)) for s in range(200)])
-    assert 0 not in flat and len(np.unique(flat)) > VOCABULARY // 2
-
-
-def test_uniform_noise_is_a_pure_function_of_its_counters():
-    noise = np.asarray(uniform_noise(5, 3, 64, 100))
-    np.testing.assert_array_equal(noise, uniform_noise(5, 3, 64, 100))
-    assert 0.0 < noise.min() and noise.max() < 1.0 and abs(noise.mean() - 0.5) < 0.01
-    assert not np.array_equal(noise, uniform_noise(6, 3, 64, 100))
-    assert not np.array_equal(noise, uniform_noise(5, 4, 64, 100))
 
 
 @pytest.mark.parametrize("name", ["gpt", "rnn_lstm", "transformer", "seq2seq_bahdanau"])
@@ -163,10 +143,10 @@ def test_end_token_stops_a_row(name):
     model = build(name)
     decoder_only = name in ("gpt", "rnn_lstm")
     extra = {} if decoder_only else {"start_token_id": START}
-    free = np.asarray(generate(model, PROMPTS, NEW, **extra))
+    free = model.generate(PROMPTS, NEW, **extra)
     first_new = [len(real_tokens(prompt)) if decoder_only else 0 for prompt in PROMPTS]
     end_token = int(free[0, first_new[0] + 1])  # row 0's second new token
-    stopped = np.asarray(generate(model, PROMPTS, NEW, end_token_id=end_token, **extra))
+    stopped = model.generate(PROMPTS, NEW, end_token_id=end_token, **extra)
     for free_row, row, start in zip(free, stopped, first_new):
         continuation = list(free_row[start:])
         stop = start + continuation.index(end_token) + 1 if end_token in continuation else len(row)
@@ -197,19 +177,11 @@ def test_traces_in_a_tf_function_with_a_fixed_signature():
         ]
     )
     def sample(token_ids, max_new_tokens, temperature, top_k, seed, end_token_id):
-        return generate_gpt(
-            model,
-            token_ids,
-            max_new_tokens,
-            sampler="top_k",
-            temperature=temperature,
-            top_k=top_k,
-            seed=seed,
-            end_token_id=end_token_id,
-        )
+        sampler = samplers.TopKSampler(k=top_k, temperature=temperature, seed=seed)
+        return model.generate_ids(token_ids, max_new_tokens, sampler, end_token_id)
 
     assert _no_xla_ops(sample.get_concrete_function())  # TF Serving runs graphs without XLA
-    eager = generate_gpt(model, PROMPTS, NEW, sampler="top_k", temperature=0.8, top_k=5, seed=3, end_token_id=13)
+    eager = model.generate(PROMPTS, NEW, samplers.TopKSampler(k=5, temperature=0.8, seed=3), end_token_id=13)
     np.testing.assert_array_equal(sample(PROMPTS, NEW, 0.8, 5, 3, 13), eager)
     # Unknown lengths: clamped at max_sequence_length (16) instead of failing; the rest stays 0.
     long = np.asarray(sample(PROMPTS, 20, 1.0, 0, 3, -1))
@@ -221,35 +193,71 @@ def test_other_kinds_trace_in_a_tf_function(name):
     model = build(name)
     ids_spec, int_spec = tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)
     if name == "rnn_lstm":
-        function = tf.function(lambda ids, n: generate_rnn_language_model(model, ids, n, end_token_id=9))
-        expected = generate_rnn_language_model(model, PROMPTS, NEW, end_token_id=9)
-    elif name == "transformer":
-        function = tf.function(lambda ids, n: generate_transformer(model, ids, n, start_token_id=START))
-        expected = generate_transformer(model, PROMPTS, NEW, start_token_id=START)
+        function = tf.function(lambda ids, n: model.generate_ids(ids, n, end_token_id=9))
+        expected = model.generate(PROMPTS, NEW, end_token_id=9)
     else:
-        function = tf.function(lambda ids, n: generate_seq2seq(model, ids, n, start_token_id=START))
-        expected = generate_seq2seq(model, PROMPTS, NEW, start_token_id=START)
+        function = tf.function(lambda ids, n: model.generate_ids(ids, n, start_token_id=START))
+        expected = model.generate(PROMPTS, NEW, start_token_id=START)
     concrete = function.get_concrete_function(ids_spec, int_spec)
     assert _no_xla_ops(concrete)
     np.testing.assert_array_equal(concrete(tf.constant(PROMPTS), tf.constant(NEW)), expected)
 
 
+@pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
+@pytest.mark.parametrize("name", ["gpt", "rnn_lstm", "transformer", "seq2seq_bahdanau"])
+def test_beam_search_of_width_one_is_greedy_and_wider_beams_score_at_least_as_well(name):
+    model = build(name)
+    extra = {} if isinstance(model, CausalLM) else {"start_token_id": START}
+    greedy = model.generate(PROMPTS, NEW, **extra)
+    np.testing.assert_array_equal(model.generate(PROMPTS, NEW, sampler=samplers.BeamSampler(num_beams=1), **extra), greedy)
+    beams, scores = model.generate(PROMPTS, NEW, sampler=samplers.BeamSampler(num_beams=3, return_all_beams=True), **extra)
+    assert beams.shape[:2] == (3, 3) and scores.shape == (3, 3)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+
+    def log_probability(row, ids):
+        """Sum of log p of the new tokens, by re-running the whole model."""
+        if isinstance(model, CausalLM):
+            start = len(real_tokens(PROMPTS[row]))
+            sequence = real_tokens(ids)
+            probabilities = np.asarray(model(np.array([sequence], "int32")))[0]
+            return sum(np.log(probabilities[t - 1, sequence[t]]) for t in range(start, len(sequence)))
+        decoder = [START] + real_tokens(ids)
+        inputs = {"encoder_token_ids": PROMPTS[row : row + 1], "decoder_token_ids": np.array([decoder[:-1]], "int32")}
+        probabilities = np.asarray(model(inputs))[0]
+        return sum(np.log(probabilities[t, decoder[t + 1]]) for t in range(len(decoder) - 1))
+
+    for row in range(3):
+        best = log_probability(row, beams[row, 0])
+        np.testing.assert_allclose(best, scores[row, 0], rtol=1e-3, atol=1e-3)
+        assert best >= log_probability(row, greedy[row]) - 1e-4
+
+
+def test_compile_sets_the_default_sampler_and_it_survives_saving(tmp_path):
+    model = build("gpt")
+    model.compile(loss="sparse_categorical_crossentropy", sampler=samplers.TopKSampler(k=3, seed=5))
+    chosen = model.generate(PROMPTS, NEW)
+    np.testing.assert_array_equal(chosen, model.generate(PROMPTS, NEW, sampler=samplers.TopKSampler(k=3, seed=5)))
+    model.save(tmp_path / "lm.keras")
+    reloaded = keras.saving.load_model(tmp_path / "lm.keras")
+    assert isinstance(reloaded.sampler, samplers.TopKSampler)
+    np.testing.assert_array_equal(reloaded.generate(PROMPTS, NEW), chosen)
+
+
 def test_length_limits_and_argument_errors():
     model = gpt(**GPT)
     with pytest.raises(ValueError, match="max_sequence_length"):
-        generate(model, PROMPTS, 12)  # 5 + 12 > 16
-    with pytest.raises(ValueError, match="max_sequence_length"):
-        generate_gpt(model, PROMPTS, 12)
-    assert np.asarray(generate(model, PROMPTS, 11)).shape == (3, 16)
+        model.generate(PROMPTS, 12)  # 5 + 12 > 16
+    assert model.generate(PROMPTS, 11).shape == (3, 16)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        model.generate(PROMPTS, -1)
     with pytest.raises(ValueError, match="sampler"):
-        generate(model, PROMPTS, 2, sampler="beam")
-    with pytest.raises(ValueError, match="start_token_id"):
-        generate(model, PROMPTS, 2, start_token_id=1)
+        model.generate(PROMPTS, 2, sampler="no_such_sampler")
+    with pytest.raises(ValueError, match="at least one token"):
+        model.generate(np.array([[3, 4], [0, 0]]), 2)
+    with pytest.raises(ValueError, match="integers"):
+        model.generate(np.array([[3.0, 4.0]]), 2)
     translator = build("transformer")
-    with pytest.raises(ValueError, match="start_token_id"):
-        generate(translator, PROMPTS, 2)
+    with pytest.raises(TypeError):
+        translator.generate(PROMPTS, 2)  # start_token_id is required
     with pytest.raises(ValueError, match="max_sequence_length"):
-        generate(translator, PROMPTS, 17, start_token_id=START)
-    for classifier in (keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), rnn_classifier(vocabulary_size=9)):
-        with pytest.raises(ValueError, match="generative"):
-            generate(classifier, PROMPTS, 2)
+        translator.generate(PROMPTS, 17, start_token_id=START)
