@@ -81,7 +81,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasnets.layers.multi_head_attention import update_along_axis
+from kerasnets.ops import update_along_axis
 
 KINDS = ("gpt", "rnn_language_model", "transformer", "seq2seq")
 ENCODER_DECODER_KINDS = ("transformer", "seq2seq")
