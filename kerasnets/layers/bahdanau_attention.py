@@ -1,6 +1,9 @@
 import keras
 from keras import ops
 
+from kerasnets.layers.initializers import clone_initializer
+from kerasnets.ops import masked_softmax
+
 
 def resolve_attention_masks(mask, query_mask, value_mask):
     """(query_mask, key_mask) from the `mask` call argument and the Keras masks.
@@ -17,20 +20,15 @@ def resolve_attention_masks(mask, query_mask, value_mask):
 
 
 def attend(scores, value, key_mask=None):
-    """softmax over the keys of `scores` (B, T_q, T_k), then the weighted sum of `value`.
+    """`masked_softmax` over the keys of `scores` (B, T_q, T_k), then the weighted sum of `value`.
 
     Masked keys (False in `key_mask` (B, T_k)) get exactly zero weight; a
     query whose keys are all masked gets zero weights and a zero context.
     Returns `(context (B, T_q, d_v), weights (B, T_q, T_k))`.
     """
     if key_mask is not None:
-        key_mask = ops.expand_dims(ops.cast(key_mask, "bool"), 1)  # (B, 1, T_k): same for every query
-        # Big enough to send exp() to 0, small enough not to overflow float16.
-        very_negative = -6.0e4 if keras.backend.standardize_dtype(scores.dtype) == "float16" else -1.0e9
-        scores = ops.where(key_mask, scores, ops.cast(very_negative, scores.dtype))
-    weights = ops.softmax(scores, axis=-1)
-    if key_mask is not None:
-        weights = ops.where(key_mask, weights, ops.zeros_like(weights))  # all-masked rows: 0, not uniform
+        key_mask = ops.expand_dims(key_mask, 1)  # (B, 1, T_k): same for every query
+    weights = masked_softmax(scores, key_mask, axis=-1)
     return ops.matmul(weights, value), weights
 
 
@@ -39,7 +37,7 @@ class BahdanauAttention(keras.layers.Layer):
     """Additive attention for encoder–decoder models (Bahdanau et al. 2015).
 
         score(q_i, k_j) = vᵀ tanh(q_i W_q + k_j W_k + b)
-        α_ij = softmax_j score(q_i, k_j)                 (over unmasked keys)
+        α_ij = masked_softmax_j score(q_i, k_j)          (over unmasked keys)
         context_i = Σ_j α_ij k_j
 
     The queries are decoder states, the keys and values are the same
@@ -105,15 +103,22 @@ class BahdanauAttention(keras.layers.Layer):
         value_shape = query_shape if value_shape is None else value_shape
 
         def kernel(name, shape):
+            # A copy of the initializer each, or W_q, W_k and v would start equal.
             return self.add_weight(
-                name=name, shape=shape, initializer=self.kernel_initializer, regularizer=self.kernel_regularizer
+                name=name,
+                shape=shape,
+                initializer=clone_initializer(self.kernel_initializer, f"{self.name}/{name}"),
+                regularizer=self.kernel_regularizer,
             )
 
         self.query_kernel = kernel("query_kernel", (query_shape[-1], self.units))
         self.key_kernel = kernel("key_kernel", (value_shape[-1], self.units))
         if self.use_bias:
             self.bias = self.add_weight(
-                name="bias", shape=(self.units,), initializer=self.bias_initializer, regularizer=self.bias_regularizer
+                name="bias",
+                shape=(self.units,),
+                initializer=clone_initializer(self.bias_initializer, f"{self.name}/bias"),
+                regularizer=self.bias_regularizer,
             )
         else:
             self.bias = None

@@ -1,6 +1,9 @@
 import keras
 from keras import ops
 
+from kerasnets.layers.arguments import positive_int
+from kerasnets.layers.initializers import clone_initializer
+
 
 @keras.saving.register_keras_serializable(package="kerasnets")
 class FeedForward(keras.layers.Layer):
@@ -35,9 +38,9 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.intermediate_dim = int(intermediate_dim)
+        self.intermediate_dim = positive_int(intermediate_dim, "intermediate_dim")
         self.activation = keras.activations.get(activation)
-        self.output_dim = output_dim
+        self.output_dim = positive_int(output_dim, "output_dim", allow_none=True)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.supports_masking = True
@@ -45,16 +48,18 @@ class FeedForward(keras.layers.Layer):
     def build(self, input_shape):
         input_dim = input_shape[-1]
         output_dim = self.output_dim or input_dim
-        self.intermediate_kernel = self.add_weight(
-            name="intermediate_kernel", shape=(input_dim, self.intermediate_dim), initializer=self.kernel_initializer
+
+        def weight(name, shape, initializer):
+            # A copy of the initializer each: W₁ and W₂ would otherwise start as the same numbers.
+            initializer = clone_initializer(initializer, f"{self.name}/{name}")
+            return self.add_weight(name=name, shape=shape, initializer=initializer)
+
+        self.intermediate_kernel = weight(
+            "intermediate_kernel", (input_dim, self.intermediate_dim), self.kernel_initializer
         )
-        self.intermediate_bias = self.add_weight(
-            name="intermediate_bias", shape=(self.intermediate_dim,), initializer=self.bias_initializer
-        )
-        self.output_kernel = self.add_weight(
-            name="output_kernel", shape=(self.intermediate_dim, output_dim), initializer=self.kernel_initializer
-        )
-        self.output_bias = self.add_weight(name="output_bias", shape=(output_dim,), initializer=self.bias_initializer)
+        self.intermediate_bias = weight("intermediate_bias", (self.intermediate_dim,), self.bias_initializer)
+        self.output_kernel = weight("output_kernel", (self.intermediate_dim, output_dim), self.kernel_initializer)
+        self.output_bias = weight("output_bias", (output_dim,), self.bias_initializer)
         self.built = True
 
     def call(self, inputs):

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasnets.layers.bahdanau_attention import attend, resolve_attention_masks
+from kerasnets.layers.initializers import clone_initializer
 
 SCORES = ("dot", "general")
 
@@ -12,7 +13,7 @@ class LuongAttention(keras.layers.Layer):
 
         score(q_i, k_j) = q_i · k_j           ("dot")
         score(q_i, k_j) = q_i W k_jᵀ          ("general")
-        α_ij = softmax_j score(q_i, k_j)      (over unmasked keys)
+        α_ij = masked_softmax_j score(q_i, k_j)   (over unmasked keys)
         context_i = Σ_j α_ij k_j
 
     The queries are decoder states, the keys and values are the same
@@ -69,7 +70,8 @@ class LuongAttention(keras.layers.Layer):
             self.kernel = self.add_weight(
                 name="kernel",
                 shape=(query_shape[-1], value_shape[-1]),
-                initializer=self.kernel_initializer,
+                # Its own draw, should the initializer object be shared with other layers.
+                initializer=clone_initializer(self.kernel_initializer, f"{self.name}/kernel"),
                 regularizer=self.kernel_regularizer,
             )
         elif query_shape[-1] != value_shape[-1]:

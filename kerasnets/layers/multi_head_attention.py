@@ -1,39 +1,12 @@
+import numbers
+
 import keras
 from keras import ops
 
+from kerasnets.layers.arguments import positive_int
+from kerasnets.layers.initializers import clone_initializer
 from kerasnets.layers.scaled_dot_product_attention import ScaledDotProductAttention
-
-
-def causal_mask(query_length, key_length, query_start=0):
-    """Boolean `(1, T_q, T_k)` mask: query i (at position `query_start + i`)
-    may attend to keys j ≤ query_start + i."""
-    rows = ops.expand_dims(ops.arange(query_length) + ops.cast(query_start, "int32"), -1)
-    cols = ops.expand_dims(ops.arange(key_length), 0)
-    return ops.expand_dims(rows >= cols, 0)
-
-
-def update_along_axis(inputs, updates, start, axis):
-    """`inputs` with `updates` written over positions `[start, start + U)` of `axis`.
-
-        output[..., p, ...] = updates[..., p - start, ...]   if start ≤ p < start + U
-                            = inputs[..., p, ...]            otherwise
-
-    The same as `keras.ops.slice_update` along one axis, built from `take` and
-    `where` only: on TensorFlow `slice_update` is the XLA op
-    `XlaDynamicUpdateSlice`, which TensorFlow Serving cannot run without XLA.
-    `start` may be a tensor. Costs one pass over `inputs`.
-    """
-    axis = axis % len(inputs.shape)
-    length = ops.shape(inputs)[axis]
-    offsets = ops.arange(length) - ops.cast(start, "int32")
-    if updates.shape[axis] != 1:  # a single position just broadcasts
-        update_length = ops.shape(updates)[axis]
-        updates = ops.take(updates, ops.clip(offsets, 0, update_length - 1), axis=axis)
-        inside = (offsets >= 0) & (offsets < update_length)
-    else:
-        inside = ops.equal(offsets, 0)
-    inside = ops.reshape(inside, [-1 if i == axis else 1 for i in range(len(inputs.shape))])
-    return ops.where(inside, ops.cast(updates, inputs.dtype), inputs)
+from kerasnets.ops import causal_mask, update_along_axis
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -81,14 +54,18 @@ class MultiHeadAttention(keras.layers.Layer):
     does otherwise. Cached calls are for eager or `tf.function` decoding
     loops, not for building Functional graphs.
 
+    Every kernel (and a random bias initializer) is drawn from its own copy of
+    the initializer: W^Q, W^K, W^V and W^O start independent even when one
+    unseeded initializer object is passed (`layers.initializers`).
+
     Args:
-        num_heads: Number of heads H.
-        key_dim: Size of each head for query and key.
+        num_heads: Number of heads H (a positive int).
+        key_dim: Size of each head for query and key (a positive int).
         value_dim: Size of each head for value; defaults to `key_dim`.
         dropout: Dropout rate on the attention weights.
         use_bias: Whether the projections have biases.
-        output_shape: Last dimension of the output (an int or a 1-tuple);
-            defaults to the query's last dimension.
+        output_shape: Last dimension of the output (a positive int or a
+            1-tuple); defaults to the query's last dimension.
         attention_axes: Only `None` (attend over the sequence axis) is supported.
         kernel_initializer, bias_initializer, kernel_regularizer,
         bias_regularizer, kernel_constraint, bias_constraint: as for `Dense`.
@@ -97,11 +74,14 @@ class MultiHeadAttention(keras.layers.Layer):
     Call arguments:
         query: `(B, T_q, d_q)`.
         value: `(B, T_k, d_v)`.
-        key: `(B, T_k, d_k)`; defaults to `value`.
+        key: `(B, T_k, d_k)` (as many positions as `value`); defaults to `value`.
         query_mask, value_mask, key_mask: Optional boolean `(B, T)` padding
             masks (filled in from Keras masks automatically).
-        attention_mask: Optional boolean `(B, T_q, T_k)`; True = may attend.
-        return_attention_scores: Also return the weights `(B, H, T_q, T_k)`.
+        attention_mask: Optional boolean `(T_q, T_k)`, `(B, T_q, T_k)` or
+            `(B, H, T_q, T_k)` (broadcast over what is missing, as Keras
+            does); True = may attend.
+        return_attention_scores: Also return the weights `(B, H, T_q, T_k)`
+            (on symbolic inputs too, so a Functional model can use both).
         training: Whether dropout is active.
         use_causal_mask: Forbid attending to later positions.
         cache: Optional key/value cache `(B, 2, S_max, H, key_dim)`, see above.
@@ -144,11 +124,20 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         if isinstance(output_shape, (tuple, list)):
             if len(output_shape) != 1:
-                raise ValueError(f"output_shape must be an int or a 1-tuple, got {output_shape}.")
+                raise ValueError(
+                    "Invalid `output_shape`: kerasnets MultiHeadAttention takes an int or a 1-tuple, "
+                    f"got {output_shape}."
+                )
             output_shape = output_shape[0]
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.value_dim = value_dim if value_dim is not None else key_dim
+        if output_shape is not None and (
+            isinstance(output_shape, bool) or not isinstance(output_shape, numbers.Integral) or output_shape <= 0
+        ):
+            raise ValueError(f"Invalid `output_shape`: expected a positive int or a 1-tuple, got {output_shape!r}.")
+        self.num_heads = positive_int(num_heads, "num_heads")
+        self.key_dim = positive_int(key_dim, "key_dim")
+        value_dim = positive_int(value_dim, "value_dim", allow_none=True)
+        self.value_dim = value_dim if value_dim is not None else self.key_dim
+        output_shape = None if output_shape is None else int(output_shape)
         self.dropout = dropout
         self.use_bias = use_bias
         self.output_dim = output_shape
@@ -168,7 +157,8 @@ class MultiHeadAttention(keras.layers.Layer):
         return self.add_weight(
             name=name,
             shape=shape,
-            initializer=self.kernel_initializer,
+            # A copy each, so W_Q, W_K, W_V and W_O are drawn apart.
+            initializer=clone_initializer(self.kernel_initializer, f"{self.name}/{name}"),
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
@@ -179,15 +169,32 @@ class MultiHeadAttention(keras.layers.Layer):
         return self.add_weight(
             name=name,
             shape=shape,
-            initializer=self.bias_initializer,
+            initializer=clone_initializer(self.bias_initializer, f"{self.name}/{name}"),
             regularizer=self.bias_regularizer,
             constraint=self.bias_constraint,
         )
 
+    def _check_shapes(self, query_shape, value_shape, key_shape):
+        """Ranks and lengths that can attend to one another; returns `key_shape` (defaults to `value_shape`)."""
+        key_shape = value_shape if key_shape is None else key_shape
+        for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            if len(shape) != 3:
+                raise ValueError(
+                    f"{self.name}: `{name}` must have rank 3 (batch, sequence, features) "
+                    f"(attention_axes is always the sequence axis). Received: {name}.shape={tuple(shape)}"
+                )
+        if None not in (value_shape[1], key_shape[1]) and value_shape[1] != key_shape[1]:
+            raise ValueError(
+                "All dimensions of `value` and `key`, except the last one, must be equal "
+                "(one key per value). "
+                f"Received: value_shape={tuple(value_shape)} and key_shape={tuple(key_shape)}"
+            )
+        return key_shape
+
     def build(self, query_shape, value_shape=None, key_shape=None):
         if value_shape is None:
             raise ValueError(f"{self.name}: the first call needs a `value` (the weights' shapes depend on it).")
-        key_shape = value_shape if key_shape is None else key_shape
+        key_shape = self._check_shapes(query_shape, value_shape, key_shape)
         heads = self.num_heads
         output_dim = self.output_dim or query_shape[-1]
         # Created in the order keras.layers.MultiHeadAttention creates them.
@@ -280,6 +287,7 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         if value is None:
             raise ValueError(f"{self.name}: `value` is required unless a precomputed `cache` is given.")
+        self._check_shapes(query.shape, value.shape, None if key is None else key.shape)
         if key is None:
             key = value
             key_mask = None  # the value's mask already covers the keys
@@ -349,29 +357,26 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _attend(self, q, k, v, mask, training):
         """Attention of the projected heads `(B, H, T, k)`, then the output projection."""
-        if mask is not None:
-            mask = ops.expand_dims(mask, 1)  # broadcast over heads
         heads, weights = self._attention(q, k, v, mask=mask, return_attention_scores=True, training=training)
         outputs = ops.einsum("bhtv,hvo->bto", heads, self.output_kernel)
         if self.output_bias is not None:
             outputs = outputs + self.output_bias
         return outputs, weights
 
-    @staticmethod
     def _combined_mask(
-        query_length, key_length, query_mask, key_paddings, attention_mask, use_causal_mask, query_start=0
+        self, query_length, key_length, query_mask, key_paddings, attention_mask, use_causal_mask, query_start=0
     ):
-        """AND of every mask given, as a boolean `(B or 1, T_q, T_k)` tensor, or None."""
+        """AND of every mask given, as a boolean `(B or 1, H or 1, T_q, T_k)` tensor, or None."""
         parts = []
         if query_mask is not None:
-            parts.append(ops.expand_dims(ops.cast(query_mask, "bool"), -1))
+            parts.append(ops.expand_dims(ops.expand_dims(ops.cast(query_mask, "bool"), 1), -1))  # (B, 1, T_q, 1)
         for padding in key_paddings:
             if padding is not None:
-                parts.append(ops.expand_dims(ops.cast(padding, "bool"), -2))
+                parts.append(ops.expand_dims(ops.cast(padding, "bool"), (1, 2)))  # (B, 1, 1, T_k)
         if use_causal_mask:
-            parts.append(causal_mask(query_length, key_length, query_start))
+            parts.append(ops.expand_dims(causal_mask(query_length, key_length, query_start), 1))
         if attention_mask is not None:
-            parts.append(ops.cast(attention_mask, "bool"))
+            parts.append(self._attention_mask_4d(attention_mask))
         if not parts:
             return None
         mask = parts[0]
@@ -379,11 +384,67 @@ class MultiHeadAttention(keras.layers.Layer):
             mask = ops.logical_and(mask, part)
         return mask
 
+    def _attention_mask_4d(self, attention_mask):
+        """`(T_q, T_k)`, `(B, T_q, T_k)` or `(B, H, T_q, T_k)` as a broadcastable 4-D boolean mask."""
+        rank = len(attention_mask.shape)
+        if rank not in (2, 3, 4):
+            raise ValueError(
+                f"{self.name}: attention_mask must have shape (T_q, T_k), (B, T_q, T_k) or "
+                f"(B, num_heads, T_q, T_k). Received: attention_mask.shape={tuple(attention_mask.shape)}"
+            )
+        if rank == 4 and attention_mask.shape[1] not in (None, 1, self.num_heads):
+            raise ValueError(
+                f"{self.name}: a 4-D attention_mask needs axis 1 of size num_heads={self.num_heads} (or 1). "
+                f"Received: attention_mask.shape={tuple(attention_mask.shape)}"
+            )
+        attention_mask = ops.cast(attention_mask, "bool")
+        for _ in range(4 - rank):
+            attention_mask = ops.expand_dims(attention_mask, 0 if rank == 2 else 1)
+        return attention_mask
+
     def compute_mask(self, query, previous_mask=None):
         return previous_mask  # the query's padding mask, passed on unchanged
 
-    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
-        return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None, return_attention_scores=False):
+        """`(B, T_q, d_out)`, and with `return_attention_scores` also the weights' `(B, H, T_q, T_k)`."""
+        if value_shape is None:
+            raise ValueError(f"{self.name}: `value_shape` is required.")
+        key_shape = self._check_shapes(query_shape, value_shape, key_shape)
+        output_shape = tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
+        if not return_attention_scores:
+            return output_shape
+        return output_shape, (query_shape[0], self.num_heads, query_shape[1], key_shape[1])
+
+    def compute_output_spec(
+        self,
+        query,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+        cache=None,
+        cache_update_index=None,
+    ):
+        def spec(shape):
+            return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
+        output_shape = tuple(query.shape[:-1]) + (self.output_dim or query.shape[-1],)
+        if cache is None:
+            if value is None:
+                raise ValueError(f"{self.name}: `value` is required unless a precomputed `cache` is given.")
+            shapes = self.compute_output_shape(
+                query.shape, value.shape, None if key is None else key.shape, return_attention_scores=True
+            )
+            return (spec(shapes[0]), spec(shapes[1])) if return_attention_scores else spec(shapes[0])
+        outputs = (spec(output_shape),)
+        if return_attention_scores:
+            outputs += (spec((query.shape[0], self.num_heads, query.shape[1], cache.shape[2])),)
+        return outputs + (keras.KerasTensor(cache.shape, dtype=cache.dtype),)
 
     def get_config(self):
         config = super().get_config()

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnets.layers.initializers import clone_initializer
 from kerasnets.layers.positional_encoding import check_sequence_length
 
 
@@ -38,7 +39,8 @@ class PositionEmbedding(keras.layers.Layer):
         self.embeddings = self.add_weight(
             name="embeddings",
             shape=(self.sequence_length, input_shape[-1]),
-            initializer=self.initializer,
+            # A copy: the token table is often given the same initializer object.
+            initializer=clone_initializer(self.initializer, f"{self.name}/embeddings"),
         )
         self.built = True
 

@@ -3,23 +3,20 @@ import math
 import keras
 from keras import ops
 
-
-def _large_negative(dtype):
-    # Big enough to send exp() to 0, small enough not to overflow float16.
-    return -6.0e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1.0e9
+from kerasnets.ops import masked_softmax
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
 class ScaledDotProductAttention(keras.layers.Layer):
     """Scaled dot-product attention (Vaswani et al. 2017, §3.2.1).
 
-        Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V
+        Attention(Q, K, V) = masked_softmax(Q Kᵀ / √d_k, mask) V
 
     `query` has shape `(..., T_q, d_k)`, `key` `(..., T_k, d_k)` and `value`
     `(..., T_k, d_v)`; any leading axes (batch, heads) are carried through.
-    Positions where `mask` is False get zero weight. A query row whose keys are
-    all masked attends to nothing: its weights and its output are zeros (not
-    NaN, not a uniform average).
+    Positions where `mask` is False get zero weight (`kerasnets.ops.masked_softmax`).
+    A query row whose keys are all masked attends to nothing: its weights and
+    its output are zeros (not NaN, not a uniform average).
 
     The layer has no weights; `MultiHeadAttention` uses it for each head.
 
@@ -58,13 +55,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
     def call(self, query, key, value, mask=None, return_attention_scores=False, training=None):
         scale = self.scale if self.scale is not None else 1.0 / math.sqrt(query.shape[-1])
         scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) * ops.cast(scale, query.dtype)
-        if mask is not None:
-            mask = ops.cast(mask, "bool")
-            scores = ops.where(mask, scores, ops.cast(_large_negative(scores.dtype), scores.dtype))
-        weights = ops.softmax(scores, axis=-1)
-        if mask is not None:
-            # A fully masked row would otherwise be a uniform average: zero it.
-            weights = ops.where(mask, weights, ops.zeros_like(weights))
+        weights = masked_softmax(scores, mask, axis=-1)
         dropped = self._dropout_layer(weights, training=training)
         outputs = ops.matmul(dropped, value)
         if return_attention_scores:

@@ -3,6 +3,7 @@ import math
 import keras
 from keras import ops
 
+from kerasnets.layers.initializers import clone_initializer
 from kerasnets.layers.position_embedding import PositionEmbedding
 from kerasnets.layers.positional_encoding import PositionalEncoding
 
@@ -36,7 +37,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         position_encoding: "learned" or "sinusoidal".
         scale_embeddings: Multiply token embeddings by √d.
         mask_zero: Treat token id 0 as padding.
-        embeddings_initializer: Initializer for the token, position and segment tables.
+        embeddings_initializer: Initializer for the token, position and segment
+            tables (each drawn from its own copy, so they start independent).
 
     Call arguments:
         inputs: Integer token ids `(B, T)`, or hidden states when `reverse=True`.
@@ -81,7 +83,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.token_embedding = keras.layers.Embedding(
             self.vocabulary_size,
             self.embedding_dim,
-            embeddings_initializer=self.embeddings_initializer,
+            embeddings_initializer=clone_initializer(self.embeddings_initializer, f"{self.name}/token_embedding"),
             dtype=self.dtype_policy,
             name="token_embedding",
         )
@@ -101,7 +103,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             self.segment_embedding = keras.layers.Embedding(
                 self.num_segments,
                 self.embedding_dim,
-                embeddings_initializer=self.embeddings_initializer,
+                embeddings_initializer=clone_initializer(self.embeddings_initializer, f"{self.name}/segment_embedding"),
                 dtype=self.dtype_policy,
                 name="segment_embedding",
             )

@@ -12,9 +12,12 @@ class TransformerDecoderBlock(_TransformerBlock):
         x = LayerNorm(x + Dropout(FFN(x)))
 
     Self-attention is causal by default: position t sees positions ≤ t only,
-    so a later token never changes an earlier output. Called without
-    `encoder_sequence` the block has no cross-attention: the decoder-only
-    block of GPT (use `normalize_first=True` for GPT-2's pre-LN).
+    so a later token never changes an earlier output. Built (first called)
+    without `encoder_sequence` the block has no cross-attention: the
+    decoder-only block of GPT (use `normalize_first=True` for GPT-2's
+    pre-LN). The first call fixes which kind it is: a block built with an
+    encoder sequence needs one (or a cross-attention cache) at every call,
+    and one built without rejects it (ValueError either way).
 
     Decoding with caches (KerasHub's convention): pass
     `self_attention_cache` `(B, 2, S_max, H, head_dim)` and
@@ -117,6 +120,12 @@ class TransformerDecoderBlock(_TransformerBlock):
         has_cross_attention = encoder_sequence is not None or cross_attention_cache is not None
         if has_cross_attention and not self.cross_attention.built:
             raise ValueError(f"{self.name} was built without an encoder sequence; it has no cross-attention.")
+        if self.cross_attention.built and not has_cross_attention:
+            # Skipping the sub-layer would silently compute a different function.
+            raise ValueError(
+                f"{self.name} was built with cross-attention: call it with `encoder_sequence` "
+                "(or a `cross_attention_cache` from `compute_cross_attention_cache`)."
+            )
         if self_attention_cache is not None and self_attention_cache_update_index is None:
             raise ValueError(f"{self.name}: self_attention_cache needs self_attention_cache_update_index.")
         scores = []

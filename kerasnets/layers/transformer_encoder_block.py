@@ -1,5 +1,6 @@
 import keras
 
+from kerasnets.layers.arguments import positive_int
 from kerasnets.layers.feed_forward import FeedForward
 from kerasnets.layers.multi_head_attention import MultiHeadAttention
 
@@ -39,8 +40,8 @@ class _TransformerBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.intermediate_dim = int(intermediate_dim)
-        self.num_heads = int(num_heads)
+        self.intermediate_dim = positive_int(intermediate_dim, "intermediate_dim")
+        self.num_heads = positive_int(num_heads, "num_heads")
         self.dropout = dropout
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = layer_norm_epsilon

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from kerasnets.layers import FeedForward
 from tests.conftest import assert_config_round_trip, assert_reloads_identically, wrap_layer
@@ -27,3 +28,9 @@ def test_config_and_saving(tmp_path):
     assert clone.intermediate_dim == 32 and clone.output_dim == 4
     model = wrap_layer(FeedForward(32, activation="gelu"), {"x": ((None, 8), "float32")})
     assert_reloads_identically(model, np.ones((2, 3, 8), "float32"), tmp_path)
+
+
+@pytest.mark.parametrize("bad", [dict(intermediate_dim=0), dict(intermediate_dim=2.5), dict(output_dim=-1)])
+def test_rejects_bad_sizes_up_front(bad):
+    with pytest.raises(ValueError, match="intermediate_dim|output_dim"):
+        FeedForward(**{"intermediate_dim": 4, **bad})

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 from kerasnets.layers import MultiHeadAttention
-from kerasnets.layers.multi_head_attention import update_along_axis
 from tests.conftest import assert_config_round_trip, assert_reloads_identically, wrap_layer
 
 RNG = np.random.default_rng(0)
@@ -118,27 +117,109 @@ def test_rejects_unsupported_arguments():
         MultiHeadAttention(num_heads=2, key_dim=4, output_shape=(3, 4))
 
 
+@pytest.mark.parametrize("bad", [0, -2, 1.5, 2.0, True, "2"])
+def test_rejects_non_positive_or_non_int_sizes(bad):
+    with pytest.raises(ValueError, match="argument `num_heads`"):
+        MultiHeadAttention(num_heads=bad, key_dim=4)
+    with pytest.raises(ValueError, match="argument `key_dim`"):
+        MultiHeadAttention(num_heads=2, key_dim=bad)
+    with pytest.raises(ValueError, match="argument `value_dim`"):
+        MultiHeadAttention(num_heads=2, key_dim=4, value_dim=bad)
+    with pytest.raises(ValueError, match="Invalid `output_shape`"):
+        MultiHeadAttention(num_heads=2, key_dim=4, output_shape=bad)
+    with pytest.raises(ValueError, match="Invalid `output_shape`"):
+        MultiHeadAttention(num_heads=2, key_dim=4, output_shape=(bad,))
+
+
+def test_accepts_numpy_ints_and_defaults():
+    layer = MultiHeadAttention(num_heads=np.int64(2), key_dim=np.int32(4), value_dim=None, output_shape=(np.int64(6),))
+    assert (layer.num_heads, layer.key_dim, layer.value_dim, layer.output_dim) == (2, 4, 4, 6)
+    assert layer(QUERY, VALUE).shape == (2, 5, 6)
+
+
+@pytest.mark.parametrize(
+    "query_shape, value_shape, key_shape, message",
+    [
+        ((2, 4, 8), (2, 2, 7), (2,), "rank 3"),  # Keras' "query_value_dim_mismatch"
+        ((2, 4, 8), (2, 2, 8), (2, 1, 7), "must be equal"),  # one key per value
+        ((2, 4, 2, 3, 8), (2, 1, 1, 5, 8), (2, 1, 15, 5, 2), "rank 3"),
+    ],
+)
+def test_shape_mismatches_raise_up_front(query_shape, value_shape, key_shape, message):
+    layer = MultiHeadAttention(num_heads=4, key_dim=2, value_dim=2)
+    with pytest.raises(ValueError, match=message):
+        layer.compute_output_shape(query_shape, value_shape, key_shape)
+    with pytest.raises(ValueError, match=message):
+        layer(np.ones(query_shape), np.ones(value_shape), np.ones(key_shape))
+    assert not layer.built
+    # A built layer checks later calls too.
+    layer(np.ones((2, 4, 8)), np.ones((2, 2, 8)), np.ones((2, 2, 7)))
+    with pytest.raises(ValueError, match="must be equal"):
+        layer(np.ones((2, 4, 8)), np.ones((2, 2, 8)), np.ones((2, 3, 7)))
+
+
+@pytest.mark.parametrize("query_length, key_length", [(3, 3), (3, 5)])
+def test_symbolic_call_returns_the_attention_scores(query_length, key_length):
+    layer = MultiHeadAttention(num_heads=4, key_dim=2)
+    query = keras.Input((query_length, 6))
+    value = keras.Input((key_length, 6))
+    outputs, scores = layer(query, value, return_attention_scores=True)
+    assert tuple(outputs.shape) == (None, query_length, 6)
+    assert tuple(scores.shape) == (None, 4, query_length, key_length)
+    assert layer.compute_output_shape((2, query_length, 6), (2, key_length, 6), return_attention_scores=True) == (
+        (2, query_length, 6),
+        (2, 4, query_length, key_length),
+    )
+    model = keras.Model([query, value], [outputs, scores])
+    q = RNG.normal(size=(2, query_length, 6)).astype("float32")
+    v = RNG.normal(size=(2, key_length, 6)).astype("float32")
+    expected_outputs, expected_scores = layer(q, v, return_attention_scores=True)
+    actual_outputs, actual_scores = model([q, v])
+    np.testing.assert_allclose(actual_outputs, expected_outputs, atol=1e-6)
+    np.testing.assert_allclose(actual_scores, expected_scores, atol=1e-6)
+    assert tuple(layer(query, value).shape) == (None, query_length, 6)  # one tensor without the flag
+
+
+def test_attention_mask_of_every_keras_shape():
+    # (T, S), (B, T, S) and (B, H, T, S) masks, as keras.layers.MultiHeadAttention takes them.
+    theirs, ours = paired(num_heads=3, key_dim=4)
+    rng = np.random.default_rng(1)
+    per_pair = rng.random((5, 7)) > 0.5
+    per_pair[:, 0] = True
+    per_example = np.broadcast_to(per_pair, (2, 5, 7))
+    expected = np.asarray(ours(QUERY, VALUE, KEY, attention_mask=per_example))
+    for mask in (per_pair, np.broadcast_to(per_example[:, None], (2, 3, 5, 7)), per_example[:, None]):
+        np.testing.assert_allclose(ours(QUERY, VALUE, KEY, attention_mask=mask), expected, atol=1e-6)
+        np.testing.assert_allclose(theirs(QUERY, VALUE, KEY, attention_mask=mask), expected, atol=1e-5)
+    # A different mask per head: each head's weights vanish exactly where its own mask is False.
+    per_head = rng.random((2, 3, 5, 7)) > 0.5
+    per_head[..., 0] = True
+    outputs, scores = ours(QUERY, VALUE, KEY, attention_mask=per_head, return_attention_scores=True)
+    assert np.all(np.asarray(scores)[~per_head] == 0) and np.all(np.asarray(scores)[per_head] > 0)
+    np.testing.assert_allclose(outputs, theirs(QUERY, VALUE, KEY, attention_mask=per_head), atol=1e-5)
+    with pytest.raises(ValueError, match="attention_mask"):
+        ours(QUERY, VALUE, KEY, attention_mask=np.ones((7,), bool))
+    with pytest.raises(ValueError, match="num_heads"):
+        ours(QUERY, VALUE, KEY, attention_mask=np.ones((2, 2, 5, 7), bool))
+
+
+def test_attention_mask_shapes_combine_with_padding_and_causal_masks():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    padding = np.array([[True] * 5, [True] * 3 + [False] * 2])
+    per_pair = np.tril(np.ones((5, 5), bool)) | np.eye(5, k=1, dtype=bool)  # causal plus one step ahead
+    combined = per_pair[None] & padding[:, None, :] & padding[:, :, None] & np.tril(np.ones((5, 5), bool))
+    expected = np.asarray(layer(QUERY, QUERY, attention_mask=combined))
+    for mask in (per_pair, np.broadcast_to(per_pair, (2, 2, 5, 5))):
+        actual = layer(QUERY, QUERY, query_mask=padding, value_mask=padding, attention_mask=mask, use_causal_mask=True)
+        np.testing.assert_allclose(np.asarray(actual)[padding], expected[padding], atol=1e-6)
+
+
 def test_config_and_saving(tmp_path):
     layer = MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5, dropout=0.1, output_shape=8, use_bias=False)
     clone = assert_config_round_trip(layer)
     assert (clone.num_heads, clone.key_dim, clone.value_dim, clone.output_dim) == (2, 3, 5, 8)
     model = wrap_layer(MultiHeadAttention(num_heads=2, key_dim=4), {"q": ((5, 12), "float32"), "v": ((7, 10), "float32")})
     assert_reloads_identically(model, [QUERY, VALUE], tmp_path)
-
-
-def test_update_along_axis_writes_a_slice_like_numpy():
-    inputs = RNG.normal(size=(2, 6, 3)).astype("float32")
-    updates = RNG.normal(size=(2, 2, 3)).astype("float32")
-    expected = inputs.copy()
-    expected[:, 3:5] = updates
-    np.testing.assert_array_equal(update_along_axis(inputs, updates, 3, axis=1), expected)
-    expected = inputs.copy()
-    expected[:, 1:2] = updates[:, :1]
-    start = keras.ops.convert_to_tensor(1)
-    np.testing.assert_array_equal(update_along_axis(inputs, updates[:, :1], start, axis=1), expected)
-    expected = inputs.copy()
-    expected[:, 5] = updates[:, 0]  # what would fall past the end is dropped
-    np.testing.assert_array_equal(update_along_axis(inputs, updates, 5, axis=-2), expected)
 
 
 def test_cached_decoding_matches_full_causal_attention():

@@ -134,3 +134,25 @@ def test_decoder_only_prefill_then_one_step():
         block(Y[:, :1], self_attention_cache=cache)
     with pytest.raises(ValueError, match="cross-attention"):
         block(Y[:, :1], self_attention_cache=cache, self_attention_cache_update_index=0, cross_attention_cache=cache)
+
+
+def test_block_with_cross_attention_refuses_to_skip_it():
+    block = TransformerDecoderBlock(intermediate_dim=16, num_heads=2)
+    block(Y, MEMORY)
+    with pytest.raises(ValueError, match="encoder_sequence"):
+        block(Y)
+    cache = block.self_attention.empty_cache(2, 5)
+    with pytest.raises(ValueError, match="cross_attention_cache"):
+        block(Y[:, :1], self_attention_cache=cache, self_attention_cache_update_index=0)
+    # The cross-attention cache stands in for the encoder sequence.
+    cross_cache = block.compute_cross_attention_cache(MEMORY)
+    output, _, _ = block(
+        Y[:, :1], self_attention_cache=cache, self_attention_cache_update_index=0, cross_attention_cache=cross_cache
+    )
+    np.testing.assert_allclose(output[:, 0], np.asarray(block(Y, MEMORY))[:, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [dict(num_heads=0), dict(num_heads=1.5), dict(intermediate_dim=0)])
+def test_rejects_bad_sizes_up_front(bad):
+    with pytest.raises(ValueError, match="num_heads|intermediate_dim"):
+        TransformerDecoderBlock(**{"intermediate_dim": 16, "num_heads": 2, **bad})

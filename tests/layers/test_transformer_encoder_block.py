@@ -92,3 +92,9 @@ def test_config_and_saving(tmp_path):
     assert (clone.num_heads, clone.normalize_first, clone.layer_norm_epsilon) == (4, True, 1e-12)
     model = wrap_layer(TransformerEncoderBlock(16, 2), {"x": ((None, 8), "float32")})
     assert_reloads_identically(model, X, tmp_path)
+
+
+@pytest.mark.parametrize("bad", [dict(num_heads=0), dict(num_heads=-1), dict(intermediate_dim=0)])
+def test_rejects_bad_sizes_up_front(bad):
+    with pytest.raises(ValueError, match="num_heads|intermediate_dim"):
+        TransformerEncoderBlock(**{"intermediate_dim": 16, "num_heads": 2, **bad})

@@ -1,0 +1,82 @@
+"""Tensor helpers shared by the layers and the decoding loops, built on `keras.ops`.
+
+* `masked_softmax`: the one softmax over allowed positions used by every
+  attention layer (scaled dot-product, Bahdanau, Luong).
+* `causal_mask`: which keys each query may see when decoding left to right.
+* `update_along_axis`: write a slice into a tensor without XLA-only ops.
+"""
+
+import keras
+from keras import ops
+
+
+def large_negative(dtype):
+    """A score that `exp()` sends to 0 without overflowing `dtype` (float16 tops out at 65504)."""
+    return -6.0e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1.0e9
+
+
+def masked_softmax(scores, mask=None, axis=-1):
+    """Softmax of `scores` along `axis` over the positions where `mask` is True.
+
+        weights_i = exp(s_i) / Σ_{j : m_j} exp(s_j)    where m_i is True
+        weights_i = 0                                   where m_i is False
+
+    A row in which every position is masked has nothing to attend to: its
+    weights are all zeros (never NaN, never a uniform average). `mask` is
+    boolean (or 0/1) and broadcastable to `scores`; None is a plain softmax.
+    The output has the broadcast shape of `scores` and `mask`.
+
+    Masked scores are replaced by a large negative number (see
+    `large_negative`) before the softmax, so they get exactly zero weight
+    whenever the row has an allowed position; the final `where` zeroes the
+    rows that have none.
+
+    Example:
+
+    >>> scores = keras.ops.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    >>> mask = keras.ops.array([[True, True, False], [False, False, False]])
+    >>> masked_softmax(scores, mask)      # [[0.269, 0.731, 0.], [0., 0., 0.]]
+    """
+    if mask is None:
+        return ops.softmax(scores, axis=axis)
+    mask = ops.cast(mask, "bool")
+    scores = ops.where(mask, scores, ops.cast(large_negative(scores.dtype), scores.dtype))
+    weights = ops.softmax(scores, axis=axis)
+    return ops.where(mask, weights, ops.zeros_like(weights))
+
+
+def causal_mask(query_length, key_length, query_start=0):
+    """Boolean `(1, T_q, T_k)` mask: query i (at position `query_start + i`)
+    may attend to keys j ≤ query_start + i.
+
+        mask[0, i, j] = (query_start + i ≥ j)
+
+    `query_start` may be a scalar tensor (the cache index while decoding).
+    """
+    rows = ops.expand_dims(ops.arange(query_length) + ops.cast(query_start, "int32"), -1)
+    cols = ops.expand_dims(ops.arange(key_length), 0)
+    return ops.expand_dims(rows >= cols, 0)
+
+
+def update_along_axis(inputs, updates, start, axis):
+    """`inputs` with `updates` written over positions `[start, start + U)` of `axis`.
+
+        output[..., p, ...] = updates[..., p - start, ...]   if start ≤ p < start + U
+                            = inputs[..., p, ...]            otherwise
+
+    The same as `keras.ops.slice_update` along one axis, built from `take` and
+    `where` only: on TensorFlow `slice_update` is the XLA op
+    `XlaDynamicUpdateSlice`, which TensorFlow Serving cannot run without XLA.
+    `start` may be a tensor. Costs one pass over `inputs`.
+    """
+    axis = axis % len(inputs.shape)
+    length = ops.shape(inputs)[axis]
+    offsets = ops.arange(length) - ops.cast(start, "int32")
+    if updates.shape[axis] != 1:  # a single position just broadcasts
+        update_length = ops.shape(updates)[axis]
+        updates = ops.take(updates, ops.clip(offsets, 0, update_length - 1), axis=axis)
+        inside = (offsets >= 0) & (offsets < update_length)
+    else:
+        inside = ops.equal(offsets, 0)
+    inside = ops.reshape(inside, [-1 if i == axis else 1 for i in range(len(inputs.shape))])
+    return ops.where(inside, ops.cast(updates, inputs.dtype), inputs)
