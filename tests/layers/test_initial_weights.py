@@ -97,11 +97,6 @@ def test_freshly_built_models(builder, kwargs):
     assert_independent(builder(**TINY, **kwargs).weights)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the bert builder gives its own keras Dense layers (pooler, mlm_dense, nsp/classifier heads) "
-    "one TruncatedNormal instance; those must be cloned in kerasnets/models/bert.py",
-)
 @pytest.mark.parametrize("head", ["pretraining", "classifier"])
 def test_bert_heads(head):
     assert_independent(bert(**TINY, vocabulary_size=40, head=head).weights)
