@@ -9,9 +9,9 @@
 2. A small GPT (4 layers, 4 heads, width 128, context 64 — nanoGPT's CPU
    configuration) trained with `fit`, AdamW 1e-3.
 3. `export_model(..., generation={"tokenizer": tokenizer})` writes
-   `saved_models/gpt/<version>/` with three signatures: `serving_default`
-   (token ids → next-token probabilities), `generate` (greedy) and `sample`
-   (top-k / temperature / seed). The character tokenizer is inside the graph,
+   `saved_models/gpt/<version>/` with four signatures: `serving_default`
+   (token ids → next-token probabilities), `generate` (greedy), `sample`
+   (top-k / temperature / seed) and `beam_search`. The character tokenizer is inside the graph,
    so clients send a prompt string and get text back.
 4. Serve it and ask it to continue a prompt:
 
@@ -27,7 +27,6 @@ import keras
 from kerasnets.data import load_language_modeling
 from kerasnets.export import export_model
 from kerasnets.models import gpt
-from kerasnets.models.generation import generate
 
 CONTEXT = 64
 
@@ -60,7 +59,7 @@ def main():
     model.fit(train, epochs=epochs, steps_per_epoch=max(1, args.steps // epochs), validation_data=validation)
 
     prompt = tokenizer.tokenize(["ROMEO:"])
-    continuation = generate(model, prompt, 48)
+    continuation = model.generate(prompt, 48)
     print("\nGreedy, in Python:", tokenizer.detokenize(continuation).numpy()[0].decode())
 
     exported = export_model(model, "gpt", base_dir=args.base_dir, generation={"tokenizer": tokenizer})

@@ -16,7 +16,6 @@ import requests
 from kerasnets.data.tokenizers import CharacterTokenizer, WordTokenizer
 from kerasnets.export import export_model
 from kerasnets.models import gpt, lenet5, text_cnn
-from kerasnets.models.generation import generate
 from kerasnets.serving import Client, ModelServer, ServingError, read_model_config_file
 
 CLASSES = tuple(f"class_{i}" for i in range(10))
@@ -145,7 +144,7 @@ def test_gpt_generates_text_from_a_prompt(served):
     assert response.status_code == 200, response.text
     (prediction,) = response.json()["predictions"]
     prompt_ids = characters.tokenize(["first"])
-    expected = np.asarray(generate(model, prompt_ids, 12))[0, 5:]
+    expected = model.generate(prompt_ids, 12)[0, 5:]
     assert prediction["generated_token_ids"] == expected.tolist()
     expected_text = characters.detokenize(expected[None]).numpy()[0].decode()
     assert prediction["generated_text"] == expected_text

@@ -1,5 +1,5 @@
-"""Exported `generate` / `sample` signatures: loaded back with tf.saved_model.load,
-they give exactly what `kerasnets.models.generation.generate` gives in Python."""
+"""Exported `generate` / `sample` / `beam_search` signatures: loaded back with
+tf.saved_model.load, they give exactly what the model's own `generate` gives in Python."""
 
 import keras
 import numpy as np
@@ -9,7 +9,7 @@ import tensorflow as tf
 from kerasnets.data.tokenizers import CharacterTokenizer, WordTokenizer
 from kerasnets.export import export_model
 from kerasnets.models import gpt, rnn_language_model, seq2seq, transformer
-from kerasnets.models.generation import generate
+from kerasnets import samplers
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
 
@@ -42,7 +42,7 @@ def small_gpt(vocabulary_size):
 
 def export_and_load(tmp_path, model, generation):
     exported = export_model(model, "m", base_dir=str(tmp_path), generation=generation, update_config=False)
-    assert {"serving_default", "generate", "sample"} <= set(exported.signatures)
+    assert {"serving_default", "generate", "sample", "beam_search"} <= set(exported.signatures)
     return tf.saved_model.load(exported.path).signatures
 
 
@@ -57,7 +57,7 @@ def test_gpt_generate_and_sample_match_python(tmp_path, characters):
     prompt_ids = characters.tokenize(prompts)
 
     greedy = served["generate"](prompt=tf.constant(prompts), max_new_tokens=tf.constant([6, 6]))
-    expected = np.asarray(generate(model, prompt_ids, 6))
+    expected = model.generate(prompt_ids, 6)
     lengths = np.count_nonzero(np.asarray(prompt_ids), axis=1)
     for row, length in enumerate(lengths):
         new = expected[row, length : length + 6]
@@ -73,9 +73,14 @@ def test_gpt_generate_and_sample_match_python(tmp_path, characters):
         top_k=tf.constant([4, 4]),
         seed=tf.constant([3, 3]),
     )
-    expected = np.asarray(generate(model, prompt_ids, 5, sampler="top_k", temperature=0.7, top_k=4, seed=3))
+    expected = model.generate(prompt_ids, 5, sampler=samplers.TopKSampler(k=4, temperature=0.7, seed=3))
     for row, length in enumerate(lengths):
         np.testing.assert_array_equal(sampled["generated_token_ids"][row], expected[row, length : length + 5])
+
+    beams = served["beam_search"](prompt=tf.constant(prompts), max_new_tokens=tf.constant([5, 5]))
+    expected = model.generate(prompt_ids, 5, sampler=samplers.BeamSampler(num_beams=4))
+    for row, length in enumerate(lengths):
+        np.testing.assert_array_equal(beams["generated_token_ids"][row], expected[row, length : length + 5])
 
 
 def test_per_row_max_new_tokens_and_sampling_options(tmp_path, characters):
@@ -129,7 +134,7 @@ def test_rnn_language_model_token_ids_without_tokenizer(tmp_path):
     prompts = np.array([[3, 4, 5], [6, 0, 0]], "int32")
     out = served["generate"](token_ids=tf.constant(prompts), max_new_tokens=tf.constant([4, 4]))
     assert set(out) == {"generated_token_ids"}
-    expected = np.asarray(generate(model, prompts, 4))
+    expected = model.generate(prompts, 4)
     np.testing.assert_array_equal(out["generated_token_ids"][0], expected[0, 3:7])
     np.testing.assert_array_equal(out["generated_token_ids"][1], expected[1, 1:5])
 
@@ -154,10 +159,15 @@ def test_translation_signatures_use_start_and_end_tokens(tmp_path, words, kind):
     sources = ["the cat sat", "a dog"]
     out = served["generate"](source=tf.constant(sources), max_new_tokens=tf.constant([6, 6]))
     start, end = target_tokenizer.special_token_ids["[start]"], target_tokenizer.special_token_ids["[end]"]
-    expected = np.asarray(
-        generate(model, source_tokenizer.tokenize(sources), 6, start_token_id=start, end_token_id=end)
-    )
+    source_ids = source_tokenizer.tokenize(sources)
+    expected = model.generate(source_ids, 6, start_token_id=start, end_token_id=end)
     np.testing.assert_array_equal(out["generated_token_ids"], expected)
+    beams = served["beam_search"](source=tf.constant(sources), max_new_tokens=tf.constant([6, 6]))
+    beam_sampler = samplers.BeamSampler(num_beams=4)
+    np.testing.assert_array_equal(
+        beams["generated_token_ids"],
+        model.generate(source_ids, 6, start_token_id=start, end_token_id=end, sampler=beam_sampler),
+    )
     without_end = np.where(expected == end, 0, expected)
     assert as_text(out["generated_text"]) == as_text(target_tokenizer.detokenize(without_end))
     assert "text" not in out
@@ -167,7 +177,7 @@ def test_bad_generation_arguments(tmp_path, characters, words):
     model = small_gpt(characters.vocabulary_size())
     with pytest.raises(ValueError, match="one `tokenizer`"):
         export_model(model, "m", base_dir=str(tmp_path), generation={"source_tokenizer": characters})
-    with pytest.raises(ValueError, match="not one of the generative"):
+    with pytest.raises(ValueError, match="cannot generate"):
         export_model(
             keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
             "m",
@@ -187,5 +197,5 @@ def test_a_saved_run_exports_with_its_tokenizer(tmp_path, characters):
     exported = export_from_path(str(tmp_path / "run"), "gpt", base_dir=str(tmp_path / "saved_models"))
     served = tf.saved_model.load(exported.path).signatures["generate"]
     out = served(prompt=tf.constant(["to be"]), max_new_tokens=tf.constant([4]))
-    expected = np.asarray(generate(model, characters.tokenize(["to be"]), 4))[0, 5:]
+    expected = model.generate(characters.tokenize(["to be"]), 4)[0, 5:]
     np.testing.assert_array_equal(out["generated_token_ids"][0], expected)
