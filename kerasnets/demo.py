@@ -4,10 +4,12 @@
     kerasnets demo --epochs 5 --port 8501 --keep-serving
 
 1. trains LeNet-5 on Fashion-MNIST (real data: tensorflow-datasets, offline
-   from ../shared/data where present) with `compile`/`fit` on a tf.data pipeline;
-2. prints `model.summary()` and the test accuracy;
-3. exports it to `saved_models/lenet5/<next version>/` (+ `models.config`);
-4. starts `kerasnets serve` (TensorFlow Serving's REST API) in a subprocess,
+   from ../shared/data where present) through the `lenet5-fashion_mnist`
+   recipe (`kerasnets.train`: its model, pipeline and optimizer settings,
+   `compile`/`fit` on tf.data), printing `model.summary()` before the first
+   epoch, then the test accuracy;
+2. exports it to `saved_models/lenet5/<next version>/` (+ `models.config`);
+3. starts `kerasnets serve` (TensorFlow Serving's REST API) in a subprocess,
    waits for the new version to be AVAILABLE, sends a `:predict` request with
    a few test images, prints predicted vs true labels, and stops the server.
 """
@@ -17,12 +19,18 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+import keras
+
+from kerasnets.data import load_image_classification
+from kerasnets.data.images import CLASS_NAMES
+from kerasnets.training import train
+
+RECIPE = "lenet5-fashion_mnist"
+FASHION_MNIST_CLASSES = CLASS_NAMES["fashion_mnist"]
+REQUEST_IMAGES = 8
 
 
 def free_port(host="127.0.0.1"):
@@ -32,26 +40,33 @@ def free_port(host="127.0.0.1"):
         return probe.getsockname()[1]
 
 
-def train_lenet5(epochs=5, batch_size=128, data_dir=None, train_split="train", test_split="test"):
-    """LeNet-5 on Fashion-MNIST: returns (model, test accuracy, (test images, test labels))."""
-    import keras
+class _SummaryAndModel(keras.callbacks.Callback):
+    """Prints the model's summary before training; keeps the model for the export afterwards."""
 
-    from kerasnets import models
-    from kerasnets.data import load_image_classification
+    def on_train_begin(self, logs=None):
+        self.model.summary()
 
-    train = load_image_classification("fashion_mnist", split=train_split, batch_size=batch_size, shuffle=True, data_dir=data_dir)
-    test = load_image_classification("fashion_mnist", split=test_split, batch_size=1024, shuffle=False, data_dir=data_dir)
-    model = models.lenet5()
-    model.summary()
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+
+def train_lenet5(
+    epochs=5, batch_size=None, data_dir=None, train_split="train", test_split="test", output=None,
+):  # fmt: skip
+    """LeNet-5 on Fashion-MNIST through the recipe: returns (model, test accuracy, (test images, test labels)).
+
+    `batch_size` None is the recipe's (128); `output` gets the run's records
+    (metrics.json, history.csv, logs/), None: a temporary folder, removed.
+    """
+    summary_and_model = _SummaryAndModel()
+    overrides = dict(train_split=train_split, eval_split=test_split, data_dir=data_dir)
+    with tempfile.TemporaryDirectory(prefix="kerasnets-demo-") as scratch:
+        _, metrics = train(
+            RECIPE, epochs=epochs, batch_size=batch_size, overrides=overrides, output=output or scratch,
+            save_model=False, extra_callbacks=[summary_and_model],
+        )  # fmt: skip
+    test = load_image_classification(
+        "fashion_mnist", split=test_split, batch_size=REQUEST_IMAGES, shuffle=False, data_dir=data_dir
     )
-    model.fit(train, epochs=epochs, validation_data=test)
-    _, accuracy = model.evaluate(test, verbose=0)
-    images, labels = next(iter(test.unbatch().batch(8)))
-    return model, accuracy, (images.numpy(), labels.numpy())
+    images, labels = next(iter(test))
+    return summary_and_model.model, metrics["accuracy"], (images.numpy(), labels.numpy())
 
 
 def wait_until_available(client, version, server, timeout=120):
@@ -72,14 +87,14 @@ def wait_until_available(client, version, server, timeout=120):
 
 def run(
     epochs=5, base_dir="saved_models", port=None, keep_serving=False, data_dir=None,
-    train_split="train", test_split="test",
+    train_split="train", test_split="test", output=None,
 ):  # fmt: skip
-    """Runs the demo; returns (test accuracy, the served predictions)."""
+    """Runs the demo; returns (test accuracy, the served predictions). `output`: see `train_lenet5`."""
     from kerasnets.export import export_model
     from kerasnets.serving import Client
 
     model, accuracy, (images, labels) = train_lenet5(
-        epochs=epochs, data_dir=data_dir, train_split=train_split, test_split=test_split
+        epochs=epochs, data_dir=data_dir, train_split=train_split, test_split=test_split, output=output
     )
     print(f"\nTest accuracy after {epochs} epoch(s): {accuracy:.4f}")
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 
-from kerasnets.data.tokenizers import CharacterTokenizer, WordTokenizer
+from kerasnets.tokenizers import CharacterTokenizer, WordTokenizer
 from kerasnets.export import export_model
 from kerasnets.models import gpt, lenet5, text_cnn
 from kerasnets.serving import Client, ModelServer, ServingError, read_model_config_file

@@ -39,7 +39,7 @@ from kerasnets.data.text_classification import (  # noqa: F401
 )
 from kerasnets.data.tfds_loading import SOURCES, load, prepare  # noqa: F401
 from kerasnets.data.throughput import measure_input_pipeline, steps_per_second  # noqa: F401
-from kerasnets.data.tokenizers import (  # noqa: F401
+from kerasnets.tokenizers import (  # noqa: F401
     BERT_SPECIAL_TOKENS,
     OOV_ID,
     PADDING_ID,

@@ -31,7 +31,7 @@ import tensorflow as tf
 from kerasnets.data.bert_inputs import pack_bert_inputs
 from kerasnets.data.pipeline import AUTOTUNE, is_training_split
 from kerasnets.data.tfds_loading import load
-from kerasnets.data.tokenizers import BERT_SPECIAL_TOKENS, WordTokenizer
+from kerasnets.tokenizers import BERT_SPECIAL_TOKENS, WordTokenizer
 
 IS_NEXT, NOT_NEXT = 0, 1
 

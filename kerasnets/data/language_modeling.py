@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from kerasnets.data.pipeline import AUTOTUNE, finish, is_training_split
 from kerasnets.data.tfds_loading import load
-from kerasnets.data.tokenizers import CharacterTokenizer
+from kerasnets.tokenizers import CharacterTokenizer
 
 
 def load_text(name="tiny_shakespeare", split="train", *, feature="text", data_root=None, data_dir=None, download=True):

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from kerasnets.data.pipeline import AUTOTUNE, finish, is_training_split
 from kerasnets.data.tfds_loading import load
-from kerasnets.data.tokenizers import DEFAULT_PUNCTUATION, SEQ2SEQ_SPECIAL_TOKENS, WordTokenizer
+from kerasnets.tokenizers import DEFAULT_PUNCTUATION, SEQ2SEQ_SPECIAL_TOKENS, WordTokenizer
 
 # TextVectorization's punctuation plus Spanish / Portuguese opening marks and typographic quotes.
 TRANSLATION_PUNCTUATION = DEFAULT_PUNCTUATION[:-1] + "¿¡«»“”‘’…]"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasnets.data.tokenizers import CharacterTokenizer, WordTokenizer
+from kerasnets.tokenizers import CharacterTokenizer, WordTokenizer
 from kerasnets.export import export_model
 from kerasnets.models import gpt, rnn_language_model, seq2seq, transformer
 from kerasnets import samplers

@@ -1,40 +1,33 @@
-"""Text tokenizers as Keras layers: `CharacterTokenizer` and `WordTokenizer`.
+"""`LookupTokenizer`: what `CharacterTokenizer` and `WordTokenizer` share.
 
-Both map strings to int32 token ids with pure TensorFlow ops and two
-`tf.lookup.StaticHashTable`s (token → id, id → token), so they run inside
-`tf.data`, inside a Keras model with a string input, and inside a served
-SavedModel: `keras.export.ExportArchive.track(tokenizer)` (or a tracked model
-holding it) and `tf.saved_model.save` find the tables. They are not XLA
-compilable (`supports_jit = False`); keep them out of `jit_compile` models.
+A tokenizer splits strings into tokens (its subclass's `_split`) and maps
+them to int32 ids with two `keras.layers.StringLookup`s, token → id and
+id → token (`invert=True`). Everything is TensorFlow string and lookup-table
+ops, so a tokenizer runs inside `tf.data`, inside a Keras model with a string
+input, and inside a served SavedModel: `keras.export.ExportArchive.track`
+(or a tracked model holding it) and `tf.saved_model.save` find the tables.
+It is not XLA compilable (`supports_jit = False`); keep it out of
+`jit_compile` models.
 
 Token ids are the same everywhere in the project:
 
-    0                 padding (the empty string when detokenizing; skipped)
+    0                 padding (StringLookup's `mask_token`, ""; skipped when detokenizing)
     1                 out of vocabulary (`oov_token`, "[UNK]")
     2 … 1+S           the special tokens, in the order given (fixed ids)
     2+S …             the vocabulary, most frequent first after `adapt`
 
 The vocabulary (without padding, OOV and specials) is part of `get_config()`,
 so a tokenizer rebuilds from its config or from a `.keras` file with the
-identical ids. Both are registered serializable under the package
-"kerasnets".
-
-    tokenizer = WordTokenizer(special_tokens=["[start]", "[end]"])
-    tokenizer.adapt(train_sentences)               # tf.data of strings, or a list
-    ids = tokenizer(["Hello, world!"])             # int32 (1, 2), 0-padded
-    tokenizer.detokenize(ids)                      # [b"hello world"]
+identical ids.
 """
 
 import collections
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 PADDING_ID = 0
 OOV_ID = 1
-# TextVectorization's "lower_and_strip_punctuation" characters.
-DEFAULT_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 BERT_SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
 SEQ2SEQ_SPECIAL_TOKENS = ("[start]", "[end]")
 
@@ -43,8 +36,19 @@ def _as_text(token):
     return token.decode("utf-8") if isinstance(token, bytes) else str(token)
 
 
-class _LookupTokenizer(keras.layers.Layer):
-    """Shared machinery: the two lookup tables, padding, adapt, config."""
+class LookupTokenizer(keras.layers.Layer):
+    """Base class: splitting is the subclass's `_split`; lookups, padding, adapt and config are here.
+
+    Args:
+        vocabulary: Tokens in id order, after the specials (None: call `adapt`).
+        sequence_length: Default pad/truncate length of `tokenize` (None: the
+            longest in the batch).
+        special_tokens: Tokens with fixed ids 2, 3, …
+        oov_token: The token of id 1 (what `detokenize` gives for it).
+        max_tokens: Cap on `vocabulary_size()` after `adapt`.
+        min_frequency: Drop rarer tokens in `adapt`.
+        lowercase: Lowercase (Unicode-aware) before looking tokens up.
+    """
 
     separator = ""
 
@@ -64,7 +68,7 @@ class _LookupTokenizer(keras.layers.Layer):
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.supports_jit = False
-        self.built = True  # no weights; tables are (re)built by set_vocabulary
+        self.built = True  # no weights; the lookups are (re)built by set_vocabulary
         self.sequence_length = None if sequence_length is None else int(sequence_length)
         self.special_tokens = tuple(_as_text(t) for t in special_tokens)
         self.oov_token = _as_text(oov_token)
@@ -79,8 +83,8 @@ class _LookupTokenizer(keras.layers.Layer):
         if self.max_tokens is not None and self.max_tokens < len(reserved):
             raise ValueError(f"max_tokens={self.max_tokens} leaves no room for padding, OOV and the special tokens.")
         self._vocabulary = None
-        self._token_to_id = None
-        self._id_to_token = None
+        self._token_lookup = None
+        self._id_lookup = None
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
@@ -102,26 +106,18 @@ class _LookupTokenizer(keras.layers.Layer):
                 raise ValueError(f"Vocabulary token {token!r} is repeated or reserved (padding, OOV, special).")
             seen.add(token)
             clean.append(token)
+        for old in (self._token_lookup, self._id_lookup):
+            if old is not None:  # replaced: not a sub-layer any more
+                self._tracker.untrack(old)
         self._vocabulary = clean
-        keys = list(self.special_tokens) + clean
-        ids = np.arange(2, 2 + len(keys), dtype=np.int64)
+        keys = [*self.special_tokens, *clean]
         if keys:
-            self._token_to_id = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string), tf.constant(ids)),
-                default_value=OOV_ID,
-            )
-        else:  # an empty table is not allowed; every token is OOV
-            self._token_to_id = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(tf.constant([""], tf.string), tf.constant([OOV_ID], tf.int64)),
-                default_value=OOV_ID,
-            )
-        self._id_to_token = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(np.arange(1, 2 + len(keys), dtype=np.int64)),
-                tf.constant([self.oov_token] + keys, tf.string),
-            ),
-            default_value="",
-        )
+            # Given as ["", oov, *keys], StringLookup puts mask "" at 0, OOV at 1, keys from 2.
+            options = dict(vocabulary=["", self.oov_token, *keys], mask_token="", oov_token=self.oov_token)
+            self._token_lookup = keras.layers.StringLookup(**options, name="token_lookup")
+            self._id_lookup = keras.layers.StringLookup(**options, invert=True, name="id_lookup")
+        else:  # StringLookup cannot hold an empty table: every token is OOV (see _ids / _tokens)
+            self._token_lookup = self._id_lookup = None
 
     def get_vocabulary(self, include_special_tokens=True):
         """All tokens by id: `["", oov, *specials, *vocabulary]` (or just the vocabulary)."""
@@ -140,15 +136,13 @@ class _LookupTokenizer(keras.layers.Layer):
         token = _as_text(token)
         if token == "":
             return PADDING_ID
-        if token in self.special_tokens:
-            return 2 + self.special_tokens.index(token)
         self._check_vocabulary()
-        return int(self._token_to_id.lookup(tf.constant(token)).numpy())
+        return int(self._ids(tf.constant([token]))[0].numpy())
 
     def id_to_token(self, token_id):
-        """The token of one id ("" for padding)."""
+        """The token of one id ("" for padding and ids beyond the vocabulary)."""
         self._check_vocabulary()
-        return self._id_to_token.lookup(tf.constant(int(token_id), tf.int64)).numpy().decode("utf-8")
+        return self._tokens(tf.constant([int(token_id)], tf.int64))[0].numpy().decode("utf-8")
 
     @property
     def special_token_ids(self):
@@ -162,9 +156,25 @@ class _LookupTokenizer(keras.layers.Layer):
                 "or pass vocabulary=[...]."
             )
 
-    # -- to implement ---------------------------------------------------------
+    def _ids(self, tokens):
+        """Dense string tokens → int32 ids (OOV_ID when unknown)."""
+        if self._token_lookup is None:
+            return tf.fill(tf.shape(tokens), tf.constant(OOV_ID, tf.int32))
+        return tf.cast(self._token_lookup.call(tokens), tf.int32)
+
+    def _tokens(self, ids):
+        """Dense int64 ids → tokens: padding and ids outside the vocabulary give ""."""
+        # StringLookup(invert=True) would give oov_token outside the vocabulary;
+        # send those ids to the mask id 0 instead, which it maps to "".
+        known = tf.logical_and(ids > PADDING_ID, ids < self.vocabulary_size())
+        ids = tf.where(known, ids, tf.zeros_like(ids))
+        if self._id_lookup is None:
+            return tf.where(tf.equal(ids, OOV_ID), self.oov_token, "")
+        return self._id_lookup.call(ids)
+
+    # -- splitting (the subclasses) ---------------------------------------------
     def _split(self, strings):
-        """A string tensor (any shape) → RaggedTensor of tokens, one more axis."""
+        """A string tensor `(B,)` → RaggedTensor of tokens `(B, None)`, never the empty string."""
         raise NotImplementedError
 
     def split(self, strings):
@@ -187,8 +197,8 @@ class _LookupTokenizer(keras.layers.Layer):
             strings = tf.squeeze(strings, -1)
         tokens = self.split(strings)
         if isinstance(tokens, tf.RaggedTensor):
-            return tf.cast(tf.ragged.map_flat_values(self._token_to_id.lookup, tokens), tf.int32)
-        return tf.cast(self._token_to_id.lookup(tokens), tf.int32)
+            return tf.ragged.map_flat_values(self._ids, tokens)
+        return self._ids(tokens)
 
     def tokenize(self, strings, sequence_length=None):
         """Strings → int32 ids padded with 0.
@@ -228,7 +238,7 @@ class _LookupTokenizer(keras.layers.Layer):
                 return self.detokenize(ids[tf.newaxis])[0]
             ragged = tf.RaggedTensor.from_tensor(ids)
         ragged = tf.ragged.boolean_mask(ragged, tf.not_equal(ragged, PADDING_ID))
-        tokens = tf.ragged.map_flat_values(self._id_to_token.lookup, ragged)
+        tokens = tf.ragged.map_flat_values(self._tokens, ragged)
         return tf.strings.reduce_join(tokens, axis=-1, separator=self.separator)
 
     def call(self, inputs, sequence_length=None):
@@ -244,6 +254,9 @@ class _LookupTokenizer(keras.layers.Layer):
     # -- adapt --------------------------------------------------------------
     def adapt(self, data, batch_size=1024, steps=None):
         """Learn the vocabulary from strings: most frequent first (ties: by token).
+
+        Counted here rather than with `StringLookup.adapt`, which breaks ties
+        by descending token and has no `min_frequency`.
 
         Args:
             data: A `tf.data.Dataset` of strings (scalars or batches), a list,
@@ -270,7 +283,6 @@ class _LookupTokenizer(keras.layers.Layer):
 
         def count(strings):
             tokens = self._split(strings)
-            tokens = tokens.flat_values if isinstance(tokens, tf.RaggedTensor) else tokens
             while isinstance(tokens, tf.RaggedTensor):
                 tokens = tokens.flat_values
             unique, _, counts = tf.unique_with_counts(tf.reshape(tokens, [-1]))
@@ -301,86 +313,4 @@ class _LookupTokenizer(keras.layers.Layer):
                 "lowercase": self.lowercase,
             }
         )
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kerasnets")
-class CharacterTokenizer(_LookupTokenizer):
-    """Unicode characters → ids, for character-level language models.
-
-    Every Unicode code point is a token (UTF-8 decoded; invalid bytes become
-    U+FFFD). Id 0 is padding, 1 is OOV, then `special_tokens` (which are only
-    reachable by id, never matched in text), then the characters.
-    `detokenize` joins characters with "".
-
-    Args:
-        vocabulary: Characters in id order (None: call `adapt`).
-        sequence_length: Default pad/truncate length of `tokenize` (None: the
-            longest in the batch).
-        special_tokens: Extra tokens with fixed ids 2, 3, …
-        oov_token: The string `detokenize` gives for id 1.
-        max_tokens: Cap on `vocabulary_size()` after `adapt`.
-        min_frequency: Drop rarer characters in `adapt`.
-        lowercase: Lowercase (Unicode-aware) before splitting.
-    """
-
-    separator = ""
-
-    def _split(self, strings):
-        if self.lowercase:
-            strings = tf.strings.lower(strings, encoding="utf-8")
-        return tf.strings.unicode_split(strings, "UTF-8", errors="replace")
-
-
-@keras.saving.register_keras_serializable(package="kerasnets")
-class WordTokenizer(_LookupTokenizer):
-    """Words → ids with TextVectorization's standardisation.
-
-    Text is split on whitespace; each word is lowercased (Unicode-aware) and
-    stripped of punctuation (TextVectorization's "lower_and_strip_punctuation"
-    characters, or the regex `punctuation`), and words left empty are dropped.
-    A word equal to one of `special_tokens` (e.g. "[start]", "[CLS]") is kept
-    as is and gets its fixed id. `detokenize` joins words with " ", so
-    `detokenize(tokenize(x)) == standardize(x)` for in-vocabulary text. Without
-    special tokens the ids equal those of a `keras.layers.TextVectorization`
-    (standardize="lower_and_strip_punctuation") with the same vocabulary for
-    ASCII text.
-
-    Args:
-        vocabulary: Words in id order (None: call `adapt`).
-        sequence_length: Default pad/truncate length (None: longest in batch).
-        special_tokens: Tokens with fixed ids 2, 3, … (e.g.
-            `SEQ2SEQ_SPECIAL_TOKENS`, `BERT_SPECIAL_TOKENS`).
-        oov_token: The token of id 1.
-        max_tokens: Cap on `vocabulary_size()` after `adapt`.
-        min_frequency: Drop rarer words in `adapt`.
-        lowercase: Lowercase words (default True).
-        punctuation: A regex of characters to delete from each word; None or ""
-            keeps punctuation. Default: TextVectorization's set.
-    """
-
-    separator = " "
-
-    def __init__(self, vocabulary=None, *, lowercase=True, punctuation=DEFAULT_PUNCTUATION, **kwargs):
-        self.punctuation = punctuation or ""
-        super().__init__(vocabulary, lowercase=lowercase, **kwargs)
-
-    def _split(self, strings):
-        words = tf.strings.split(strings)
-        flat = words.flat_values
-        clean = flat
-        if self.lowercase:
-            clean = tf.strings.lower(clean, encoding="utf-8")
-        if self.punctuation:
-            clean = tf.strings.regex_replace(clean, self.punctuation, "")
-        if self.special_tokens:
-            specials = tf.constant(self.special_tokens, tf.string)
-            is_special = tf.reduce_any(tf.equal(flat[:, tf.newaxis], specials[tf.newaxis, :]), axis=-1)
-            clean = tf.where(is_special, flat, clean)
-        words = words.with_flat_values(clean)
-        return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
-
-    def get_config(self):
-        config = super().get_config()
-        config["punctuation"] = self.punctuation
         return config
