@@ -160,7 +160,7 @@ def add_generation_signatures(
         return [tf.debugging.assert_less_equal(needed, context, message=message)]
 
     def run(inputs, sampler):
-        """`sampler`: "greedy", "top_k" (parameters from the request) or "beam".""
+        """`sampler`: "greedy", "top_k" (parameters from the request) or "beam"."""
         if text_in:
             token_ids = tf.cast(input_tokenizer.tokenize(inputs[text_name]), tf.int32)
         else:
