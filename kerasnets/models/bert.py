@@ -4,6 +4,7 @@ from keras import ops
 from kerasnets.layers.bias_add import BiasAdd
 from kerasnets.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnets.layers.transformer_encoder_block import TransformerEncoderBlock
+from kerasnets.models.backbone_task import BackboneTask
 from kerasnets.models.presets import with_presets
 
 _BERT_COMMON = dict(vocabulary_size=30522, max_sequence_length=512, num_segments=2, dropout=0.1)
@@ -21,12 +22,6 @@ HEADS = (None, "pretraining", "classifier")
 
 def _initializer():
     return keras.initializers.TruncatedNormal(stddev=0.02)
-
-
-def _with_backbone(cls, config):
-    config = dict(config)
-    config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-    return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -139,7 +134,7 @@ class BertBackbone(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
-class BertClassifier(keras.Model):
+class BertClassifier(BackboneTask):
     """A sequence (or sentence-pair) classifier on a `BertBackbone`.
 
         probabilities = softmax(Dropout(pooled) W + b)
@@ -165,21 +160,11 @@ class BertClassifier(keras.Model):
         self.dropout = dropout
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "dropout": self.dropout,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return _with_backbone(cls, config)
+        return {**super().get_config(), "num_classes": self.num_classes, "dropout": self.dropout}
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
-class BertPretrainer(keras.Model):
+class BertPretrainer(BackboneTask):
     """BERT's two pre-training heads on a `BertBackbone`: masked LM and next sentence.
 
         mlm_logits = LayerNorm(GELU(h[mask_positions] W + b)) E_tokᵀ + b_mlm    (decoder tied to E_tok)
@@ -219,17 +204,6 @@ class BertPretrainer(keras.Model):
         }
         kwargs.setdefault("name", "bert")
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return _with_backbone(cls, config)
 
 
 @with_presets(PRESETS)

@@ -14,6 +14,7 @@ import keras
 
 from kerasnets.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnets.layers.transformer_decoder_block import TransformerDecoderBlock
+from kerasnets.models.backbone_task import BackboneTask
 from kerasnets.models.causal_lm import CausalLM
 from kerasnets.models.presets import with_presets
 
@@ -123,7 +124,7 @@ class GPTBackbone(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
-class GPTCausalLM(CausalLM):
+class GPTCausalLM(BackboneTask, CausalLM):
     """GPT with its language-model head: `token_ids` `(B, T)` → `probabilities` `(B, T, V)`.
 
         logits = h Eᵀ (tied) or h W_lm;    probabilities = softmax(logits)
@@ -191,18 +192,7 @@ class GPTCausalLM(CausalLM):
         return cache, keras.ops.maximum(keras.ops.min(prompt_lengths), 1)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "tie_embeddings": self.tie_embeddings,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        return {**super().get_config(), "tie_embeddings": self.tie_embeddings}
 
 
 @with_presets(PRESETS)
