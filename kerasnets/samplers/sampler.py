@@ -1,0 +1,115 @@
+"""The decoding loop every sampler shares, and what a sampler is asked for."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasnets.ops import update_along_axis
+
+
+def negative_infinity_like(x):
+    return ops.full_like(x, float("-inf"))
+
+
+def forbid_padding(logits):
+    """Logits `(B, V)` with id 0 (padding) set to -∞: it is never generated."""
+    is_padding = ops.expand_dims(ops.arange(ops.shape(logits)[-1]) == 0, 0)
+    return ops.where(is_padding, negative_infinity_like(logits), logits)
+
+
+def per_row(value, dtype):
+    """A scalar stays a scalar; one value per row `(B,)` becomes `(B, 1)` to broadcast over the vocabulary."""
+    value = ops.cast(value, dtype)
+    return ops.expand_dims(value, -1) if len(value.shape) == 1 else value
+
+
+class Sampler:
+    """Chooses one token per step inside a graph-pure loop over positions.
+
+    A call fills a right-padded buffer of token ids from position `index`:
+
+        for i in index … L-1 (while some row is unfinished):
+            logits, cache = next(token_ids, cache, i)      # the next-token logits at i, (B, V)
+            token_ids[:, i] = prompt token where mask[:, i], else choose(logits, i)
+
+    A row is finished after it generates `end_token_id`, or at position
+    `lengths[row]`; finished rows get 0. The loop is `keras.ops.while_loop`
+    (no XLA-only op), so it traces inside a `tf.function` with unknown
+    shapes and exports as a served signature.
+
+    Subclasses implement `choose(logits, index) -> (B,) int32` on float32
+    logits whose padding column is already -∞, and `get_config`.
+
+    Args of a call:
+        next: `next(token_ids, cache, index) -> (logits (B, V), cache)`.
+        token_ids: `(B, L)` int32 buffer: the prompts, then zeros.
+        cache: Any structure of batch-major tensors `next` carries along.
+        index: The first position to fill (a scalar).
+        mask: `(B, L)` bool, True where the buffer holds a prompt token to keep.
+        end_token_id: Optional id that finishes a row (it is kept).
+        lengths: Optional `(B,)` int: positions ≥ `lengths[row]` stay 0.
+    """
+
+    def __call__(self, next, token_ids, cache, index, mask, end_token_id=None, lengths=None):
+        token_ids = ops.cast(token_ids, "int32")
+        batch_size, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+        if lengths is None:
+            lengths = ops.full((batch_size,), length, dtype="int32")
+        lengths = ops.cast(lengths, "int32")
+        finished = ops.zeros((batch_size,), dtype="bool")
+
+        def unfinished(i, ids, cache, finished):
+            still_going = ops.logical_not(ops.all(ops.logical_or(finished, i >= lengths)))
+            return ops.logical_and(i < length, still_going)
+
+        def step(i, ids, cache, finished):
+            logits, cache = next(ids, cache, i)
+            chosen = ops.cast(self.choose(forbid_padding(ops.cast(logits, "float32")), i), "int32")
+            in_prompt = ops.take(mask, i, axis=1)
+            done = ops.logical_or(finished, i >= lengths)
+            column = ops.where(in_prompt, ops.take(ids, i, axis=1), ops.where(done, 0, chosen))
+            ids = update_along_axis(ids, ops.expand_dims(column, 1), i, axis=1)
+            if end_token_id is not None:
+                generated = ops.logical_not(ops.logical_or(in_prompt, done))
+                finished = ops.logical_or(finished, ops.logical_and(generated, column == end_token_id))
+            return i + 1, ids, cache, finished
+
+        start = ops.cast(index, "int32")
+        _, token_ids, _, _ = ops.while_loop(unfinished, step, (start, token_ids, cache, finished))
+        return token_ids
+
+    def choose(self, logits, index):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+def check_positive(name, value, *, integer=False, at_most=None):
+    """Checks Python numbers (or a NumPy array / list of them, one per row) up front;
+    tensors (a served request's values) pass through and are checked by the signature."""
+    if keras.ops.is_tensor(value):
+        return value
+    values = np.asarray(value)
+    if values.dtype.kind not in "iuf" or (integer and np.any(values != np.round(values))):
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind} (or one per row), got {value!r}.")
+    if not np.all(values > 0) or (at_most is not None and np.any(values > at_most)):
+        bound = f" and at most {at_most}" if at_most is not None else ""
+        raise ValueError(f"{name} must be > 0{bound}, got {value!r}.")
+    if values.ndim:
+        return values.astype("int32" if integer else "float32")
+    return int(value) if integer else float(value)
+
+
+def plain(value):
+    """A config value JSON can store: per-row NumPy parameters as lists."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
