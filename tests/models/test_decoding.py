@@ -261,3 +261,29 @@ def test_length_limits_and_argument_errors():
         translator.generate(PROMPTS, 2)  # start_token_id is required
     with pytest.raises(ValueError, match="max_sequence_length"):
         translator.generate(PROMPTS, 17, start_token_id=START)
+
+
+@pytest.mark.parametrize(
+    "make_sampler",
+    [
+        lambda p, seed: samplers.TopPSampler(p=p, temperature=1.4, seed=seed),
+        lambda p, seed: samplers.TopPSampler(p=p, seed=seed, k=4),
+        lambda p, seed: samplers.RandomSampler(temperature=p + 0.5, seed=seed),
+    ],
+    ids=["top_p", "top_p_with_k", "random"],
+)
+def test_seeded_sampling_gives_the_same_tokens_in_a_saved_model(tmp_path, make_sampler):
+    model = build("gpt")
+    eager = model.generate(PROMPTS, NEW, sampler=make_sampler(0.8, 12), end_token_id=7)
+    assert not np.array_equal(eager, model.generate(PROMPTS, NEW))  # not greedy in disguise
+    archive = keras.export.ExportArchive()  # what kerasnets.export writes SavedModels with
+    archive.track(model)
+    archive.add_endpoint(
+        "sample",
+        tf.function(lambda ids, p, seed: model.generate_ids(ids, NEW, make_sampler(p, seed), end_token_id=7)),
+        input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32)],
+    )
+    archive.write_out(str(tmp_path / "sampler"), verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "sampler"))  # kept: its functions use its variables
+    served = loaded.sample(tf.constant(PROMPTS), tf.constant(0.8), tf.constant(12))
+    np.testing.assert_array_equal(served, eager)
