@@ -13,9 +13,11 @@ served version. `export.json` is optional; a bare `.keras` file works too.
 
 import json
 import os
+import zipfile
 
 import keras
 
+from kerasnets import files
 from kerasnets.export.saved_model import DEFAULT_BASE_DIR, export_model
 
 MODEL_FILENAME = "model.keras"
@@ -26,7 +28,8 @@ _TOKENIZER_KEYS = ("tokenizer", "source_tokenizer", "target_tokenizer")
 def save_for_export(directory, model, *, class_names=None, tokenizer=None, sequence_length=None, generation=None):
     """Saves `model` and the options its export needs into `directory`."""
     os.makedirs(directory, exist_ok=True)
-    model.save(os.path.join(directory, MODEL_FILENAME))
+    with files.replacing(os.path.join(directory, MODEL_FILENAME)) as staging:
+        model.save(staging)
     options = {}
     if class_names is not None:
         options["class_names"] = [str(name) for name in class_names]
@@ -39,8 +42,7 @@ def save_for_export(directory, model, *, class_names=None, tokenizer=None, seque
             key: keras.saving.serialize_keras_object(value) if key in _TOKENIZER_KEYS else value
             for key, value in generation.items()
         }
-    with open(os.path.join(directory, EXPORT_OPTIONS_FILENAME), "w", encoding="utf-8") as handle:
-        json.dump(options, handle, indent=2)
+    files.write_json(os.path.join(directory, EXPORT_OPTIONS_FILENAME), options)
 
 
 def load_for_export(source):
@@ -56,7 +58,10 @@ def load_for_export(source):
         )
     if not model_path.endswith(".keras"):
         raise ValueError(f"{model_path} is not a .keras file.")
-    model = keras.saving.load_model(model_path)
+    try:
+        model = keras.saving.load_model(model_path)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(f"{model_path} is not a readable .keras file (truncated or damaged?): {error}") from None
     options = {}
     if options_path and os.path.isfile(options_path):
         with open(options_path, encoding="utf-8") as handle:

@@ -36,6 +36,8 @@ COMMON_DEFAULTS = dict(
     eval_split="test",
     validation_split=None,  # None: the eval split
     steps_per_epoch=None,  # None: one pass over the training split
+    checkpoint_steps=500,  # a crash-safe checkpoint every this many steps (0: only at epoch ends)
+    validation_freq=1,  # validate after every this many epochs
     seed=0,
     jit_compile="auto",
     data_root=None,
@@ -49,13 +51,21 @@ RECURRENT_BUILDERS = ("rnn_classifier", "rnn_language_model", "seq2seq")
 def make_optimizer(config, model_width=None):
     """Adam / AdamW from the configuration; `warmup_steps > 0` uses `TransformerSchedule`."""
     learning_rate = config["learning_rate"]
+    warmup_steps = int(config["warmup_steps"] or 0)
     kwargs = {}
     if config["schedule"] == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, config.get("total_steps") or 1))
+        # Keras' CosineDecay warms up linearly to `learning_rate` itself, then decays over the rest.
+        total = max(1, config.get("total_steps") or 1)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup_steps else learning_rate,
+            decay_steps=max(1, total - warmup_steps),
+            warmup_target=learning_rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
     elif config["schedule"] != "constant":
         raise ConfigurationError(f"Unknown schedule '{config['schedule']}'. Valid schedules: constant, cosine.")
-    if config["warmup_steps"]:
-        learning_rate = TransformerSchedule(model_width, config["warmup_steps"], scale=learning_rate)
+    elif warmup_steps:
+        learning_rate = TransformerSchedule(model_width, warmup_steps, scale=learning_rate)
         kwargs = dict(beta_1=0.9, beta_2=0.98, epsilon=1e-9)  # §5.3
     name = config["optimizer"]
     if name == "adam":

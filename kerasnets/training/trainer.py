@@ -9,19 +9,25 @@ Every run writes into `output` (default `runs/<recipe>`):
                      perplexity, …) plus parameters, wall_seconds, steps, epochs
     history.csv      one row per epoch (kept across resumed runs), and history.png
     logs/            TensorBoard logs (`tensorboard --logdir runs/…/logs`)
-    backup/          the BackupAndRestore checkpoint while training: rerun the
-                     same command after an interruption and it continues
+    backup/          crash-safe checkpoints while training (`checkpoints.py`): rerun
+                     the same command after an interruption, at any instant, and it
+                     continues with exactly the steps and batches it had left;
+                     deleted once the outputs below are written
     model.keras, export.json   the trained model and what `kerasnets export` needs
+
+Every file is written under a temporary name and renamed (`kerasnets.files`).
 """
 
-import json
 import math
 import os
+import shutil
 import time
 
 import keras
 
+from kerasnets import files
 from kerasnets.training import tasks
+from kerasnets.training.checkpoints import TrainingCheckpoint
 from kerasnets.training.errors import ConfigurationError
 from kerasnets.training.recipes import get_recipe
 
@@ -43,20 +49,6 @@ class TimeLimit(keras.callbacks.Callback):
         if time.monotonic() - self.start > self.seconds:
             self.model.stop_training = True
             self.stopped = True
-
-
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` saving every `save_freq` batches *and* at every epoch end.
-
-    Keras' own, given an integer `save_freq`, never records a finished epoch,
-    so a run killed early in epoch 2 would start over from epoch 0; this one
-    resumes at the epoch it was in, from the weights of the last save.
-    """
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if self.save_freq != "epoch":
-            self._save_model()
 
 
 class StepCounter(keras.callbacks.Callback):
@@ -172,35 +164,60 @@ def train(
     epochs = int(epochs or 1)
     config["total_steps"] = epochs * steps_per_epoch  # for decaying learning-rate schedules
 
+    # Seeded again: preparing a tfds dataset the first time in a process draws Python randoms.
+    keras.utils.set_random_seed(int(config["seed"]))
     model = task.build()
     task.compile(model)
 
+    backup = os.path.join(output, "backup")
+    history_csv = os.path.join(output, "history.csv")
+    every = config["checkpoint_steps"]
+    checkpoint = TrainingCheckpoint(backup, steps_per_epoch, every_steps=every, history_path=history_csv)
+    files.write_json(os.path.join(output, "config.json"),
+                     {"recipe": recipe.name, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "config": config},
+                     default=str)  # fmt: skip
+    record = checkpoint.restore(model)
+    if record is None and os.path.exists(history_csv):
+        os.remove(history_csv)  # rows of an earlier, finished run in the same directory
+    resumed_from_step = record["step"] if record else 0
+    if resumed_from_step:
+        print(f"Resuming {recipe.name} from step {resumed_from_step} (epoch {record['epoch'] + 1}) of {output}/backup")
+
     counter = StepCounter()
-    callbacks = [
-        ResumableBackup(os.path.join(output, "backup"), save_freq=min(steps_per_epoch, 100)),
-        keras.callbacks.TensorBoard(os.path.join(output, "logs")),
-        keras.callbacks.CSVLogger(os.path.join(output, "history.csv"), append=True),
-        counter,
-    ]
+    callbacks = [checkpoint, keras.callbacks.TensorBoard(os.path.join(output, "logs")), counter]
     callbacks += list(extra_callbacks or [])
     limit = None
     if max_minutes is not None:
         limit = TimeLimit(max_minutes)
         callbacks.append(limit)
-    with open(os.path.join(output, "config.json"), "w") as handle:
-        json.dump({"recipe": recipe.name, "epochs": epochs, "steps_per_epoch": steps_per_epoch,
-                   "config": config}, handle, indent=2, default=str)  # fmt: skip
 
-    resumed_from = _resumed_epoch(output)
-    history = model.fit(
-        train_data,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    def fit(first_epoch, last_epoch, steps, skip, data):
+        """Epochs `first_epoch … last_epoch-1` of `steps` batches, from batch `skip` of the repeated pipeline."""
+        model.fit(
+            data.skip(skip) if skip else data,
+            initial_epoch=first_epoch,
+            epochs=last_epoch,
+            steps_per_epoch=steps,
+            validation_data=validation_data,
+            validation_freq=int(config["validation_freq"]),
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+
+    epoch, batch = divmod(resumed_from_step, steps_per_epoch)
+    if batch and epoch < epochs:  # finish the interrupted epoch, then the rest as usual
+        fit(epoch, epoch + 1, steps_per_epoch - batch, resumed_from_step, train_data)
+        epoch += 1
+        # A second iterator over the same shuffled pipeline would reshuffle: rebuild it as it was at the start.
+        keras.utils.set_random_seed(int(config["seed"]))
+        train_data = task.datasets()[0]
+    if epoch < epochs and not model.stop_training:
+        fit(epoch, epochs, steps_per_epoch, epoch * steps_per_epoch, train_data)
     training_seconds = time.monotonic() - started
+    history = keras.callbacks.History()
+    history.epoch = [row["epoch"] for row in checkpoint.rows]
+    history.history = {key: [row[key] for row in checkpoint.rows if key in row]
+                       for key in dict.fromkeys(k for row in checkpoint.rows for k in row if k != "epoch")}  # fmt: skip
 
     metrics = {"recipe": recipe.name}
     metrics.update(task.evaluate(model))
@@ -209,13 +226,13 @@ def train(
             metrics[key] = float(values[-1])
     metrics.update(
         parameters=int(model.count_params()),
-        steps=int(resumed_from * steps_per_epoch + counter.steps),
-        epochs=int(resumed_from + len(history.epoch)),
+        steps=int(model.optimizer.iterations.numpy()),
+        epochs=len(checkpoint.rows),
         batch_size=int(config["batch_size"]),
         training_seconds=round(training_seconds, 1),
         wall_seconds=round(time.monotonic() - started, 1),
         stopped_by_time_limit=bool(limit and limit.stopped),
-        resumed_from_epoch=resumed_from,
+        resumed_from_step=resumed_from_step,
     )
     if recipe.target:
         name, comparison, value = recipe.target
@@ -223,19 +240,10 @@ def train(
         metrics["target"] = f"{name} {comparison} {value}"
         if reached is not None:
             metrics["target_reached"] = bool(reached >= value if comparison == ">=" else reached <= value)
-    with open(os.path.join(output, "metrics.json"), "w") as handle:
-        json.dump(metrics, handle, indent=2)
-    plot_history(os.path.join(output, "history.csv"), os.path.join(output, "history.png"), recipe.name)
+    if checkpoint.rows:
+        plot_history(history_csv, os.path.join(output, "history.png"), recipe.name)
     if save_model:
         save_for_export(output, model, **{k: v for k, v in task.export_options.items() if v is not None})
+    files.write_json(os.path.join(output, "metrics.json"), metrics)  # last: its presence means the run finished
+    shutil.rmtree(backup, ignore_errors=True)  # only now that every output is written
     return history, metrics
-
-
-def _resumed_epoch(output):
-    """The epoch a BackupAndRestore checkpoint in `output` resumes from (0 when none)."""
-    path = os.path.join(output, "backup", "training_metadata.json")
-    try:
-        with open(path) as handle:
-            return int(json.load(handle)["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0

@@ -36,23 +36,50 @@ class InterruptAt(keras.callbacks.Callback):
             raise Interrupt
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
-    data_root_or_skip()
-    overrides = dict(SLICE, data_dir=tfds_dir())
-    with pytest.raises(Interrupt):
-        train("lenet5-fashion_mnist", epochs=3, overrides=overrides, output=str(tmp_path), verbose=0,
-              extra_callbacks=[InterruptAt(epoch=1, batch=3)])  # fmt: skip
-    with open(tmp_path / "backup" / "training_metadata.json") as handle:
-        assert json.load(handle)["epoch"] == 1  # epoch 0 done, saved again mid-epoch 1
-    assert not (tmp_path / "metrics.json").exists()
+def run_lenet(tmp_path, **kwargs):
+    overrides = dict(SLICE, data_dir=tfds_dir(), checkpoint_steps=2)
+    return train("lenet5-fashion_mnist", epochs=3, overrides=overrides, output=str(tmp_path), verbose=0, **kwargs)
 
-    history, metrics = train("lenet5-fashion_mnist", epochs=3, overrides=overrides, output=str(tmp_path), verbose=0)
-    assert metrics["resumed_from_epoch"] == 1
-    assert history.epoch == [1, 2]  # only the epochs left
-    assert metrics["epochs"] == 3 and metrics["steps"] == 24
-    with open(tmp_path / "history.csv") as handle:
-        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1", "2"]
-    assert not (tmp_path / "backup").exists()
+
+def read_history(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path):
+    data_root_or_skip()
+    _, uninterrupted = run_lenet(tmp_path / "whole")
+    with pytest.raises(Interrupt):
+        run_lenet(tmp_path / "cut", extra_callbacks=[InterruptAt(epoch=1, batch=5)])
+    saved = sorted(p.name for p in (tmp_path / "cut" / "backup").iterdir())
+    assert saved[-3:] == ["step-00000014.json", "step-00000014.npz", "step-00000014.weights.h5"]  # every 2 steps
+    assert len(saved) == 6  # the previous checkpoint is kept too
+    assert not (tmp_path / "cut" / "metrics.json").exists()
+
+    history, metrics = run_lenet(tmp_path / "cut")
+    assert metrics["resumed_from_step"] == 14
+    assert metrics["steps"] == uninterrupted["steps"] == 24 and metrics["epochs"] == 3
+    assert history.epoch == [0, 1, 2]
+    np.testing.assert_allclose(metrics["accuracy"], uninterrupted["accuracy"], atol=1e-6)
+    np.testing.assert_allclose(metrics["loss"], uninterrupted["loss"], rtol=1e-5)
+    whole, cut = read_history(tmp_path / "whole" / "history.csv"), read_history(tmp_path / "cut" / "history.csv")
+    assert [row["epoch"] for row in cut] == ["0", "1", "2"]
+    for a, b in zip(whole, cut):  # the partial epoch's running means were restored too
+        for key in a:
+            np.testing.assert_allclose(float(a[key]), float(b[key]), rtol=1e-5, err_msg=key)
+    assert not (tmp_path / "cut" / "backup").exists()
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
+    data_root_or_skip()
+    _, uninterrupted = run_lenet(tmp_path / "whole")
+    with pytest.raises(Interrupt):
+        run_lenet(tmp_path / "cut", extra_callbacks=[InterruptAt(epoch=1, batch=5)])
+    (tmp_path / "cut" / "backup" / "step-00000014.weights.h5").write_bytes(b"")  # as a kill mid-write once did
+    _, metrics = run_lenet(tmp_path / "cut")
+    assert "Skipping checkpoint step-00000014.json" in capsys.readouterr().out
+    assert metrics["resumed_from_step"] == 12 and metrics["steps"] == 24
+    np.testing.assert_allclose(metrics["loss"], uninterrupted["loss"], rtol=1e-5)
 
 
 def test_time_limit_stops_training_and_still_evaluates(tmp_path):

@@ -1,0 +1,58 @@
+"""Writing files so that a kill at any instant leaves the previous good version.
+
+Everything goes to a temporary name in the same directory, is flushed to
+disk, and is renamed over the target (`os.replace` is atomic on POSIX and
+Windows): a reader sees the old file or the new one, never half of one.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+def _fsync_directory(directory):
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def staging_path(path):
+    """A fresh temporary name beside `path` that keeps its suffix (Keras checks `.keras` / `.weights.h5`)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    suffix = ".weights.h5" if name.endswith(".weights.h5") else os.path.splitext(name)[1]
+    descriptor, staging = tempfile.mkstemp(prefix=f".{name}.", suffix=f".partial{suffix}", dir=directory)
+    os.close(descriptor)
+    return staging
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """`with replacing(path) as staging: write(staging)`; `path` is replaced only if the block succeeds."""
+    staging = staging_path(path)
+    try:
+        yield staging
+        with open(staging, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staging, path)
+        _fsync_directory(os.path.dirname(os.path.abspath(path)))
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
+
+
+def write_text(path, text):
+    with replacing(path) as staging:
+        with open(staging, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def write_json(path, value, **kwargs):
+    write_text(path, json.dumps(value, indent=2, **kwargs) + "\n")
