@@ -58,10 +58,13 @@ def load_for_export(source):
         )
     if not model_path.endswith(".keras"):
         raise ValueError(f"{model_path} is not a .keras file.")
+    damaged = f"{model_path} is not a readable .keras file (truncated or damaged?)"
+    if not zipfile.is_zipfile(model_path):  # Keras would call it "File not found"
+        raise ValueError(f"{damaged}: not a zip archive.")
     try:
         model = keras.saving.load_model(model_path)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ValueError(f"{model_path} is not a readable .keras file (truncated or damaged?): {error}") from None
+        raise ValueError(f"{damaged}: {error}") from None
     options = {}
     if options_path and os.path.isfile(options_path):
         with open(options_path, encoding="utf-8") as handle:

@@ -18,6 +18,7 @@ Every run writes into `output` (default `runs/<recipe>`):
 Every file is written under a temporary name and renamed (`kerasnets.files`).
 """
 
+import contextlib
 import math
 import os
 import shutil
@@ -62,14 +63,61 @@ class StepCounter(keras.callbacks.Callback):
         self.steps += 1
 
 
+# Settings whose default is a positive count but for which 0 means "none".
+_ZERO_ALLOWED = {"checkpoint_steps", "pretraining_steps", "warmup_steps"}
+_NUMBER_RANGES = {  # name: (lowest, highest, lowest included)
+    "learning_rate": (0.0, None, False),
+    "pretraining_learning_rate": (0.0, None, False),
+    "weight_decay": (0.0, None, True),
+    "dropout": (0.0, 1.0, True),
+}
+
+
+def check_setting(recipe, key, value, default):
+    """A `--set` value of the type (and in the range) the setting takes, or a one-line ConfigurationError."""
+
+    def fail(expected):
+        raise ConfigurationError(f"Setting '{key}' of recipe {recipe.name} must be {expected}, got {value!r}.")
+
+    if key == "jit_compile":
+        if value not in (True, False, "auto"):
+            fail("true, false or 'auto'")
+        return
+    if default is None or value is None:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            fail("true or false")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("an integer")
+        if default >= 1 and key not in _ZERO_ALLOWED and value < 1:
+            fail("at least 1")
+        if value < 0:
+            fail("at least 0")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            fail("a string")
+    elif isinstance(default, (tuple, list)) and not isinstance(value, (tuple, list)):
+        fail("a list, e.g. (32, 64)")
+    if key in _NUMBER_RANGES and isinstance(value, (int, float)):
+        low, high, low_included = _NUMBER_RANGES[key]
+        if value < low or (value == low and not low_included) or (high is not None and value >= high):
+            fail(f"{'≥' if low_included else '>'} {low}" + (f" and < {high}" if high is not None else ""))
+
+
 def resolve_config(recipe, overrides=None, batch_size=None):
-    """The recipe's configuration with `overrides` applied; unknown keys are an error."""
+    """The recipe's configuration with `overrides` applied; unknown keys and ill-typed values are errors."""
     config = recipe.defaults()
     for key, value in (overrides or {}).items():
         if key not in config:
             raise ConfigurationError(
                 f"Unknown setting '{key}' for recipe {recipe.name}. Valid settings: {', '.join(sorted(config))}."
             )
+        check_setting(recipe, key, value, config[key])
         config[key] = value
     if batch_size is not None:
         config["batch_size"] = int(batch_size)
@@ -153,7 +201,8 @@ def train(
     keras.utils.set_random_seed(int(config["seed"]))
 
     task = tasks.TASKS[recipe.task](recipe, config)
-    train_data, validation_data, batches_per_pass = task.datasets()
+    with _as_configuration_error(f"Cannot load the data of {recipe.name}"):
+        train_data, validation_data, batches_per_pass = task.datasets()
     steps_per_epoch = int(config["steps_per_epoch"] or batches_per_pass)
     if steps is None and epochs is None:
         steps = recipe.steps
@@ -166,8 +215,9 @@ def train(
 
     # Seeded again: preparing a tfds dataset the first time in a process draws Python randoms.
     keras.utils.set_random_seed(int(config["seed"]))
-    model = task.build()
-    task.compile(model)
+    with _as_configuration_error(f"Cannot build {recipe.builder} with these settings"):
+        model = task.build()
+        task.compile(model)
 
     backup = os.path.join(output, "backup")
     history_csv = os.path.join(output, "history.csv")
@@ -247,3 +297,19 @@ def train(
     files.write_json(os.path.join(output, "metrics.json"), metrics)  # last: its presence means the run finished
     shutil.rmtree(backup, ignore_errors=True)  # only now that every output is written
     return history, metrics
+
+
+@contextlib.contextmanager
+def _as_configuration_error(context):
+    """Settings that pass the type checks yet cannot be built (or data that is not there) as one line."""
+    try:
+        yield
+    except ConfigurationError:
+        raise
+    except FileNotFoundError as error:  # a missing dataset: its message says where it looked and how to fix it
+        lines = [line.strip() for line in str(error).strip().splitlines()]
+        fix = next((line for line in lines if line.startswith("Fix:")), None)
+        raise ConfigurationError(" ".join(line for line in (lines[0], fix) if line)) from None
+    except (ValueError, TypeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigurationError(f"{context}: {first_line}") from None

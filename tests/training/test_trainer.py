@@ -138,3 +138,51 @@ def test_time_limit_callback_sets_stop_training():
     limit.on_train_begin()
     limit.on_train_batch_end(0)
     assert limit.model.stop_training and limit.stopped
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("batch_size=0", "Setting 'batch_size' of recipe gpt-tiny_shakespeare must be at least 1, got 0."),
+        ("learning_rate=x", "Setting 'learning_rate' of recipe gpt-tiny_shakespeare must be a number, got 'x'."),
+        ("learning_rate=0", "Setting 'learning_rate' of recipe gpt-tiny_shakespeare must be > 0.0, got 0."),
+        ("num_layers=abc", "Setting 'num_layers' of recipe gpt-tiny_shakespeare must be an integer, got 'abc'."),
+        ("num_layers=-1", "Setting 'num_layers' of recipe gpt-tiny_shakespeare must be at least 1, got -1."),
+        ("dropout=1.5", "Setting 'dropout' of recipe gpt-tiny_shakespeare must be ≥ 0.0 and < 1.0, got 1.5."),
+        ("jit_compile='yes'", "Setting 'jit_compile' of recipe gpt-tiny_shakespeare must be true, false or 'auto'"),
+    ],
+)
+def test_bad_settings_are_one_line_naming_the_setting(tmp_path, capsys, setting, message):
+    assert main(["train", "gpt-tiny_shakespeare", "--steps", "1", "--set", setting, "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_missing_dataset_is_one_line_saying_how_to_fix_it(tmp_path, capsys):
+    arguments = ["train", "gpt-tiny_shakespeare", "--steps", "1", "--set", f"data_root='{tmp_path / 'none'}'",
+                 "--set", f"data_dir='{tmp_path / 'tfds'}'", "--output", str(tmp_path / "run")]  # fmt: skip
+    assert main(arguments) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "tiny_shakespeare" in err and "Fix: put input.txt into" in err
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    from kerasnets.training.tasks import COMMON_DEFAULTS, make_optimizer
+
+    config = dict(COMMON_DEFAULTS, schedule="cosine", warmup_steps=10, learning_rate=1e-3, total_steps=110)
+    schedule = make_optimizer(config).learning_rate  # a variable following the schedule
+    lr = make_optimizer(config)._learning_rate
+    values = [float(lr(step)) for step in (0, 5, 10, 60, 110)]
+    np.testing.assert_allclose(values, [0.0, 5e-4, 1e-3, 5e-4, 0.0], atol=1e-9)
+    assert schedule is not None
+
+
+def test_exporting_a_truncated_model_file_says_so(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.save(tmp_path / "model.keras")
+    data = (tmp_path / "model.keras").read_bytes()
+    (tmp_path / "model.keras").write_bytes(data[: len(data) // 2])
+    assert main(["export", str(tmp_path / "model.keras"), "--name", "m", "--base-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "truncated or damaged" in err and "model.keras" in err
