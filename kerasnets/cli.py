@@ -90,6 +90,14 @@ def _parser():
         help="override a builder, pipeline or optimizer setting (repeatable)",
     )  # fmt: skip
     train.add_argument("--output", help="the run directory (default runs/RECIPE)")
+    train.add_argument(
+        "--strategy", choices=("default", "mirrored", "multi_worker", "tpu"), default="default",
+        help="tf.distribute strategy: mirrored = this host's GPUs (or logical CPUs); multi_worker reads TF_CONFIG",
+    )  # fmt: skip
+    train.add_argument(
+        "--mixed-precision", choices=("float32", "mixed_float16", "mixed_bfloat16"),
+        help="compute dtype policy (default: the recipe's mixed_precision setting, float32)",
+    )  # fmt: skip
 
     from kerasnets.serving.cli import add_parser as add_serve_parser
 
@@ -176,7 +184,8 @@ def _train(args):
     try:
         _, metrics = train(
             args.recipe, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
-            max_minutes=args.max_minutes, overrides=overrides, output=args.output,
+            max_minutes=args.max_minutes, overrides=overrides, output=args.output, strategy=args.strategy,
+            mixed_precision=args.mixed_precision,
         )  # fmt: skip
     except ConfigurationError as error:
         raise UsageError(str(error).strip().splitlines()[0]) from None

@@ -11,6 +11,27 @@ def is_training_split(split):
     return isinstance(split, str) and split.strip().startswith("train")
 
 
+def shuffle_and_repeat(dataset, *, shuffle, repeat, seed, buffer_size):
+    """`dataset` shuffled (a new order each epoch) and/or repeated forever.
+
+    Shuffled, repeated and seeded, *every iterator* over the result yields the
+    same sequence of epochs (the sequence a plain `shuffle(seed).repeat()`
+    gives its first iterator). A plain one draws each epoch's order from a seed
+    generator that every new iterator advances, so a resumed run, or `fit`
+    under a `tf.distribute` strategy (which iterates once more), would see
+    other batches. Built inside `flat_map`, the shuffle gets a fresh generator
+    per iterator.
+    """
+
+    def shuffled():
+        result = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True) if shuffle else dataset
+        return result.repeat() if repeat else result
+
+    if shuffle and repeat and seed is not None:
+        return tf.data.Dataset.range(1).flat_map(lambda _: shuffled())
+    return shuffled()
+
+
 def finish(
     dataset,
     *,
@@ -31,10 +52,7 @@ def finish(
     """
     if cache:
         dataset = dataset.cache() if cache is True else dataset.cache(str(cache))
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
+    dataset = shuffle_and_repeat(dataset, shuffle=shuffle, repeat=repeat, seed=seed, buffer_size=shuffle_buffer)
     if batch_size is not None:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE)
     if prefetch:

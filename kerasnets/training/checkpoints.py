@@ -127,14 +127,16 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             write_history_csv(self.history_path, self.rows)
 
     # -- restoring --------------------------------------------------------
-    def restore(self, model):
-        """Loads the newest checkpoint that loads into `model` (compiled); returns its record or None."""
+    def restore(self, model, at_most_step=None):
+        """Loads the newest checkpoint (at `at_most_step` or before) that loads into `model` (compiled);
+        returns its record, or None when there is none."""
         self.set_model(model)
-        if not self.checkpoints():
+        steps = [step for step in self.checkpoints() if at_most_step is None or step <= at_most_step]
+        if not steps:
             return None
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        for step in self.checkpoints():
+        for step in steps:
             weights_path, state_path, record_path = self._paths(step)
             try:
                 with open(record_path, encoding="utf-8") as handle:

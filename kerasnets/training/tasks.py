@@ -27,7 +27,8 @@ from kerasnets.training.schedules import TransformerSchedule
 # Keys every task understands; a recipe or `--set` may override any of them.
 COMMON_DEFAULTS = dict(
     batch_size=64,
-    optimizer="adam",
+    optimizer="adam",  # or "adamw", "sgd" (with `momentum`)
+    momentum=0.9,
     learning_rate=1e-3,
     weight_decay=0.0,
     warmup_steps=0,  # > 0: the Transformer schedule of Vaswani et al. (learning_rate is then its scale)
@@ -38,6 +39,7 @@ COMMON_DEFAULTS = dict(
     steps_per_epoch=None,  # None: one pass over the training split
     checkpoint_steps=500,  # a crash-safe checkpoint every this many steps (0: only at epoch ends)
     validation_freq=1,  # validate after every this many epochs
+    mixed_precision="float32",  # or "mixed_float16" (loss-scaled), "mixed_bfloat16"; outputs stay float32
     seed=0,
     jit_compile="auto",
     data_root=None,
@@ -72,7 +74,9 @@ def make_optimizer(config, model_width=None):
         return keras.optimizers.Adam(learning_rate, **kwargs)
     if name == "adamw":
         return keras.optimizers.AdamW(learning_rate, weight_decay=config["weight_decay"] or 0.01, **kwargs)
-    raise ConfigurationError(f"Unknown optimizer '{name}'. Valid optimizers: adam, adamw.")
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=config["momentum"])
+    raise ConfigurationError(f"Unknown optimizer '{name}'. Valid optimizers: adam, adamw, sgd.")
 
 
 def model_options(builder, config):
@@ -104,6 +108,10 @@ class Task:
 
     def datasets(self):
         raise NotImplementedError
+
+    def train_dataset(self):
+        """A new copy of the training pipeline `datasets` returned (its tokenizers already learnt)."""
+        return self._load(self.config["train_split"], True)
 
     def build(self):
         return models.build(self.recipe.builder, **model_options(self.recipe.builder, self.config))
@@ -178,6 +186,9 @@ class TextClassification(Task):
         )  # fmt: skip
         return dataset, tokenizer
 
+    def train_dataset(self):
+        return self._load(self.config["train_split"], True)[0]
+
     def datasets(self):
         plain, self.tokenizer = self._load(self.config["train_split"], False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
@@ -227,6 +238,9 @@ class LanguageModeling(Task):
         )  # fmt: skip
         return dataset, tokenizer
 
+    def train_dataset(self):
+        return self._load(self.config["train_split"], True)[0]
+
     def datasets(self):
         plain, self.tokenizer = self._load(self.config["train_split"], False, repeat=False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
@@ -265,6 +279,9 @@ class Translation(Task):
             repeat=training, **self.data_kwargs(),
         )  # fmt: skip
         return dataset, tokenizers
+
+    def train_dataset(self):
+        return self._load(self.config["train_split"], True)[0]
 
     def datasets(self):
         plain, self.tokenizers = self._load(self.config["train_split"], False)

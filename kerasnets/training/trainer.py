@@ -25,14 +25,16 @@ import shutil
 import time
 
 import keras
+import tensorflow as tf
 
 from kerasnets import files
-from kerasnets.training import tasks
+from kerasnets.training import distribution, tasks
 from kerasnets.training.checkpoints import TrainingCheckpoint
 from kerasnets.training.errors import ConfigurationError
 from kerasnets.training.recipes import get_recipe
 
 DEFAULT_OUTPUT_ROOT = "runs"
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -166,6 +168,8 @@ def train(
     verbose="auto",
     save_model=True,
     extra_callbacks=None,
+    strategy=None,
+    mixed_precision=None,
 ):
     """Train a recipe; returns `(history, metrics)`.
 
@@ -181,6 +185,10 @@ def train(
         verbose: Keras' `fit` verbosity (progress bar by default).
         save_model: Also write `model.keras` + `export.json`.
         extra_callbacks: More Keras callbacks for `fit`.
+        strategy: "default", "mirrored", "multi_worker" (reads `TF_CONFIG`), "tpu",
+            or a `tf.distribute.Strategy` (see `kerasnets.training.distribution`).
+        mixed_precision: "float32", "mixed_float16" (with loss scaling) or
+            "mixed_bfloat16"; default the recipe's `mixed_precision` setting.
 
     Returns:
         `(keras.callbacks.History, metrics dict)`; the metrics are also in
@@ -196,6 +204,21 @@ def train(
         if value is not None and int(value) < 1:
             raise ConfigurationError(f"{name} must be at least 1, got {value}.")
     config = resolve_config(recipe, overrides, batch_size)
+    if mixed_precision is not None:
+        check_setting(recipe, "mixed_precision", mixed_precision, "float32")
+        config["mixed_precision"] = mixed_precision
+    if config["mixed_precision"] not in PRECISIONS:
+        raise ConfigurationError(
+            f"Unknown mixed precision '{config['mixed_precision']}'. Valid: {', '.join(PRECISIONS)}."
+        )
+    # First: MultiWorkerMirroredStrategy must exist before the process runs other TensorFlow ops.
+    strategy = distribution.make_strategy(strategy)
+    distributed = strategy is not tf.distribute.get_strategy()
+    multi_worker = distribution.is_multi_worker(strategy)
+    chief = distribution.is_chief(strategy)
+    if distributed and config["jit_compile"] == "auto" and not tf.config.list_logical_devices("GPU"):
+        # XLA cannot place one cluster across the replicas' logical CPU devices of one host.
+        config["jit_compile"] = False
     output = output or os.path.join(DEFAULT_OUTPUT_ROOT, recipe.name)
     os.makedirs(output, exist_ok=True)
     keras.utils.set_random_seed(int(config["seed"]))
@@ -213,28 +236,41 @@ def train(
     epochs = int(epochs or 1)
     config["total_steps"] = epochs * steps_per_epoch  # for decaying learning-rate schedules
 
-    # Seeded again: preparing a tfds dataset the first time in a process draws Python randoms.
-    keras.utils.set_random_seed(int(config["seed"]))
-    with _as_configuration_error(f"Cannot build {recipe.builder} with these settings"):
-        model = task.build()
-        task.compile(model)
+    def build():
+        # Seeded again: preparing a tfds dataset the first time in a process draws Python randoms.
+        keras.utils.set_random_seed(int(config["seed"]))
+        with _as_configuration_error(f"Cannot build {recipe.builder} with these settings"), _dtype_policy(config):
+            model = task.build()
+            task.compile(model)
+        return model
 
-    backup = os.path.join(output, "backup")
+    with strategy.scope():
+        model = build()
+
+    worker = distribution.task_name(strategy)
+    backup_root = os.path.join(output, "backup")
+    backup = backup_root if worker is None else os.path.join(backup_root, worker)  # every worker keeps its own
     history_csv = os.path.join(output, "history.csv")
-    every = config["checkpoint_steps"]
-    checkpoint = TrainingCheckpoint(backup, steps_per_epoch, every_steps=every, history_path=history_csv)
-    files.write_json(os.path.join(output, "config.json"),
-                     {"recipe": recipe.name, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "config": config},
-                     default=str)  # fmt: skip
-    record = checkpoint.restore(model)
-    if record is None and os.path.exists(history_csv):
+    checkpoint = TrainingCheckpoint(backup, steps_per_epoch, every_steps=config["checkpoint_steps"],
+                                    history_path=history_csv if chief else None)  # fmt: skip
+    if chief:
+        files.write_json(os.path.join(output, "config.json"),
+                         {"recipe": recipe.name, "epochs": epochs, "steps_per_epoch": steps_per_epoch,
+                          "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                          "config": config}, default=str)  # fmt: skip
+    common_step = distribution.agree_on_step(strategy, checkpoint.checkpoints())
+    with strategy.scope():  # the optimizer's variables are the strategy's
+        record = checkpoint.restore(model, at_most_step=common_step)
+    if record is None and chief and os.path.exists(history_csv):
         os.remove(history_csv)  # rows of an earlier, finished run in the same directory
     resumed_from_step = record["step"] if record else 0
     if resumed_from_step:
-        print(f"Resuming {recipe.name} from step {resumed_from_step} (epoch {record['epoch'] + 1}) of {output}/backup")
+        print(f"Resuming {recipe.name} from step {resumed_from_step} (epoch {record['epoch'] + 1}) of {backup}")
 
     counter = StepCounter()
-    callbacks = [checkpoint, keras.callbacks.TensorBoard(os.path.join(output, "logs")), counter]
+    callbacks = [checkpoint, counter]
+    if chief:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, "logs")))
     callbacks += list(extra_callbacks or [])
     limit = None
     if max_minutes is not None:
@@ -243,25 +279,19 @@ def train(
 
     def fit(first_epoch, last_epoch, steps, skip, data):
         """Epochs `first_epoch … last_epoch-1` of `steps` batches, from batch `skip` of the repeated pipeline."""
-        model.fit(
-            data.skip(skip) if skip else data,
-            initial_epoch=first_epoch,
-            epochs=last_epoch,
-            steps_per_epoch=steps,
-            validation_data=validation_data,
-            validation_freq=int(config["validation_freq"]),
-            callbacks=callbacks,
-            verbose=verbose,
-        )
+        data = data.skip(skip) if skip else data
+        arguments = dict(initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
+                         validation_data=validation_data, validation_freq=int(config["validation_freq"]),
+                         callbacks=callbacks, verbose=verbose)  # fmt: skip
+        if multi_worker:
+            return distribution.fit_multi_worker(model, strategy, data, **arguments)
+        return model.fit(distribution.shard_by_data(data) if distributed else data, **arguments)
 
     epoch, batch = divmod(resumed_from_step, steps_per_epoch)
     if batch and epoch < epochs:  # finish the interrupted epoch, then the rest as usual
         fit(epoch, epoch + 1, steps_per_epoch - batch, resumed_from_step, train_data)
         epoch += 1
-        # A second iterator over the same shuffled pipeline would reshuffle: rebuild it as it was at the start.
-        keras.utils.set_random_seed(int(config["seed"]))
-        train_data = task.datasets()[0]
-    if epoch < epochs and not model.stop_training:
+    if epoch < epochs and not getattr(model, "stop_training", False):
         fit(epoch, epochs, steps_per_epoch, epoch * steps_per_epoch, train_data)
     training_seconds = time.monotonic() - started
     history = keras.callbacks.History()
@@ -270,7 +300,12 @@ def train(
                        for key in dict.fromkeys(k for row in checkpoint.rows for k in row if k != "epoch")}  # fmt: skip
 
     metrics = {"recipe": recipe.name}
-    metrics.update(task.evaluate(model))
+    final = model
+    if multi_worker:  # Keras' evaluate fails under the strategy too: score (and save) a plain copy
+        final = build()
+        final.set_weights(model.get_weights())
+    if chief:
+        metrics.update(task.evaluate(final))
     for key, values in history.history.items():
         if key.startswith("val_") and values:
             metrics[key] = float(values[-1])
@@ -279,24 +314,45 @@ def train(
         steps=int(model.optimizer.iterations.numpy()),
         epochs=len(checkpoint.rows),
         batch_size=int(config["batch_size"]),
+        replicas=int(strategy.num_replicas_in_sync),
+        mixed_precision=config["mixed_precision"],
         training_seconds=round(training_seconds, 1),
         wall_seconds=round(time.monotonic() - started, 1),
         stopped_by_time_limit=bool(limit and limit.stopped),
         resumed_from_step=resumed_from_step,
     )
-    if recipe.target:
+    if recipe.target and chief:
         name, comparison, value = recipe.target
         reached = metrics.get(name)
         metrics["target"] = f"{name} {comparison} {value}"
         if reached is not None:
             metrics["target_reached"] = bool(reached >= value if comparison == ">=" else reached <= value)
+    def remove_backup():
+        shutil.rmtree(backup, ignore_errors=True)
+        if worker is not None and os.path.isdir(backup_root) and not os.listdir(backup_root):
+            os.rmdir(backup_root)
+
+    if not chief:  # only the chief writes the run's outputs
+        remove_backup()
+        return history, metrics
     if checkpoint.rows:
         plot_history(history_csv, os.path.join(output, "history.png"), recipe.name)
     if save_model:
-        save_for_export(output, model, **{k: v for k, v in task.export_options.items() if v is not None})
+        save_for_export(output, final, **{k: v for k, v in task.export_options.items() if v is not None})
     files.write_json(os.path.join(output, "metrics.json"), metrics)  # last: its presence means the run finished
-    shutil.rmtree(backup, ignore_errors=True)  # only now that every output is written
+    remove_backup()  # only now that every output is written
     return history, metrics
+
+
+@contextlib.contextmanager
+def _dtype_policy(config):
+    """Builds under the run's mixed-precision policy without leaving it as the process's global one."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config["mixed_precision"])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 @contextlib.contextmanager

@@ -101,10 +101,10 @@ def test_unknown_names_and_bad_lengths_are_clear_errors(tmp_path, capsys):
     assert "Unknown setting 'widht'" in capsys.readouterr().err
     assert main(["train", "lenet5-mnist", "--steps", "0"]) == 2
     assert "--steps must be at least 1" in capsys.readouterr().err
-    assert main(["train", "lenet5-mnist", "--set", "optimizer=sgd", "--steps", "1",
+    assert main(["train", "lenet5-mnist", "--set", "optimizer='rmsprop'", "--steps", "1",
                  "--set", "train_split=train[:64]", "--set", "eval_split=test[:64]",
                  "--set", f"data_dir={tfds_dir()}", "--output", str(tmp_path)]) == 2  # fmt: skip
-    assert "Unknown optimizer 'sgd'. Valid optimizers: adam, adamw." in capsys.readouterr().err
+    assert "Unknown optimizer 'rmsprop'. Valid optimizers: adam, adamw, sgd." in capsys.readouterr().err
     assert main(["train", "list"]) == 0
     assert "gpt-tiny_shakespeare" in capsys.readouterr().out
 

@@ -1,0 +1,172 @@
+"""Training past one process: which `tf.distribute` strategy, and a train loop for multi-worker runs.
+
+    kerasnets train gpt-tiny_shakespeare --strategy mirrored          # every GPU (or logical CPU) of this host
+    TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}' \
+        kerasnets train gpt-tiny_shakespeare --strategy multi_worker   # the same command on every worker
+
+The model, optimizer and metrics are built in `strategy.scope()`; the recipe's
+`batch_size` stays the *global* batch, split across replicas, and the loss is
+averaged over the global batch (Keras scales each replica's loss by
+1/replicas). Input pipelines are sharded by data (`AutoShardPolicy.DATA`):
+every worker reads the same files and keeps its part of each global batch,
+since the tfds pipelines read few files.
+
+Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras
+#20585, #20329: "Attempt to convert a value (PerReplica…) to a Tensor"), so
+multi-worker runs train with `fit_multi_worker`: Keras' own `train_step` run
+with `strategy.run` in a `tf.function`, logs averaged over workers with
+`strategy.reduce`, and the same callbacks, progress bar and history as `fit`.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasnets.training.errors import ConfigurationError
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+def read_tf_config(environ=None):
+    """The parsed and checked `TF_CONFIG` (cluster + task), or a one-line ConfigurationError."""
+    raw = (os.environ if environ is None else environ).get("TF_CONFIG")
+    if not raw:
+        raise ConfigurationError(
+            "--strategy multi_worker needs TF_CONFIG, e.g. "
+            '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}.'
+        )
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"TF_CONFIG is not valid JSON: {error}.") from None
+    cluster, task = (config.get("cluster"), config.get("task")) if isinstance(config, dict) else (None, None)
+    if not isinstance(cluster, dict) or not cluster or not all(isinstance(v, list) for v in cluster.values()):
+        raise ConfigurationError('TF_CONFIG needs "cluster": {"worker": ["host:port", …]} (a list per task type).')
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise ConfigurationError('TF_CONFIG needs "task": {"type": "worker", "index": i}.')
+    kind, index = task["type"], task["index"]
+    if kind not in cluster:
+        raise ConfigurationError(f"TF_CONFIG task type '{kind}' is not in the cluster ({', '.join(cluster)}).")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+        raise ConfigurationError(
+            f"TF_CONFIG task index {index!r} is outside the cluster: '{kind}' has {len(cluster[kind])} task(s)."
+        )
+    return config
+
+
+def _logical_cpus():
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def make_strategy(strategy=None):
+    """A `tf.distribute.Strategy` from a name in `STRATEGIES` (or the object itself)."""
+    if isinstance(strategy, tf.distribute.Strategy):
+        return strategy
+    if strategy in (None, "default"):
+        return tf.distribute.get_strategy()
+    if strategy == "mirrored":
+        gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+        return tf.distribute.MirroredStrategy(devices=gpus or _logical_cpus())
+    if strategy == "multi_worker":
+        read_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if strategy == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ConfigurationError(f"Unknown strategy '{strategy}'. Valid strategies: {', '.join(STRATEGIES)}.")
+
+
+def is_multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def task_name(strategy):
+    """"chief", "worker-1", … of a multi-worker run; None on one process."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not is_multi_worker(strategy) or resolver is None or resolver.task_type is None:
+        return None
+    return f"{resolver.task_type}-{resolver.task_id}"
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's outputs: the chief, else worker 0 of a cluster without one."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not is_multi_worker(strategy) or resolver is None or resolver.task_type is None:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def shard_by_data(dataset):
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def agree_on_step(strategy, steps):
+    """The newest checkpoint step every worker has, out of this worker's `steps` (newest first), or 0.
+
+    Workers save at the same steps but can be killed between two workers' saves,
+    so each resumes from the newest step all of them completed."""
+    if not is_multi_worker(strategy):
+        return steps[0] if steps else 0
+    mine = tf.constant([steps[0] if steps else 0], tf.int64)
+    everyone = strategy.gather(strategy.run(lambda: tf.identity(mine)), axis=0)
+    return int(np.min(everyone.numpy()))
+
+
+def _floats(logs):
+    return {key: float(np.asarray(value)) for key, value in logs.items()}
+
+
+def evaluate_locally(model, dataset):
+    """`model.evaluate` without the strategy's collectives: every worker scores the whole split alike."""
+    model.reset_metrics()
+    step = tf.function(model.test_step)
+    logs = {}
+    for batch in dataset:
+        logs = step(batch)
+    return _floats(logs)
+
+
+def fit_multi_worker(model, strategy, data, *, epochs, initial_epoch, steps_per_epoch, validation_data=None,
+                     validation_freq=1, callbacks=(), verbose="auto"):  # fmt: skip
+    """`model.fit` for `MultiWorkerMirroredStrategy`; returns the `History`."""
+    iterator = iter(strategy.experimental_distribute_dataset(shard_by_data(data)))
+
+    @tf.function
+    def train_function(iterator):
+        logs = strategy.run(model.train_step, args=(next(iterator),))
+        return {key: strategy.reduce("MEAN", value, axis=None) for key, value in logs.items()}
+
+    callback_list = keras.callbacks.CallbackList(
+        list(callbacks), add_history=True, add_progbar=verbose != 0,
+        verbose=1 if verbose == "auto" else verbose, epochs=epochs, steps=steps_per_epoch, model=model,
+    )  # fmt: skip
+    model.stop_training = False
+    callback_list.on_train_begin()
+    logs = {}
+    for epoch in range(initial_epoch, epochs):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        for step in range(steps_per_epoch):
+            callback_list.on_train_batch_begin(step)
+            logs = _floats(train_function(iterator))
+            callback_list.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        epoch_logs = dict(logs)
+        if validation_data is not None and (epoch + 1) % validation_freq == 0:
+            epoch_logs.update({f"val_{key}": value for key, value in evaluate_locally(model, validation_data).items()})
+        callback_list.on_epoch_end(epoch, epoch_logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end(logs)
+    return model.history
