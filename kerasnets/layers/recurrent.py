@@ -1,61 +1,74 @@
 import keras
 from keras import ops
 
-# Sequences with at most this many (static) steps are unrolled in Python; longer
-# ones, or ones whose length is only known at run time, loop with `ops.scan`.
-MAX_UNROLLED_STEPS = 128
+def _tensorflow_loop(advance, states, time_major, time_major_mask, return_outputs):
+    """`_loop` on the TensorFlow backend: a `tf.while_loop` with a bounded trip count.
 
-
-def _run_over_time(recurrent_step, states, projected, mask, go_backwards, recurrent_keep, unroll):
-    """h_t for every t and the final states of `recurrent_step` over `projected`.
-
-    `projected` is `(B, T, G)` (the input half x_t W_x + b of every step),
-    `mask` a boolean `(B, T)` or None. Returns `(outputs (B, T, units) in
-    reading order, final_states)`; at a masked step the states stay as they
-    were and the output is that (carried) h.
+    `keras.ops.scan` on TensorFlow loops without `maximum_iterations` and
+    keeps its carry in a TensorArray, so its gradient does not compile with
+    XLA; with the trip count bounded by the (run-time) length it does.
     """
+    import tensorflow as tf
 
-    def advance(states, projected_t):
-        previous = list(states)
-        if recurrent_keep is not None:
-            previous[0] = previous[0] * recurrent_keep  # dropout on h_{t-1} only, not on c
-        return recurrent_step(projected_t, previous)[1]
+    length = tf.shape(time_major)[0]
+    xs = tf.TensorArray(time_major.dtype, size=length, element_shape=time_major.shape[1:]).unstack(time_major)
+    masks = None
+    if time_major_mask is not None:
+        masks = tf.TensorArray(tf.bool, size=length, element_shape=time_major_mask.shape[1:])
+        masks = masks.unstack(time_major_mask)
+    outputs = tf.TensorArray(states[0].dtype, size=length if return_outputs else 0, element_shape=states[0].shape)
 
-    if unroll:
-        steps = ops.unstack(projected, axis=1)
-        keeps = None if mask is None else ops.unstack(ops.expand_dims(mask, -1), axis=1)
-        order = range(len(steps) - 1, -1, -1) if go_backwards else range(len(steps))
-        outputs = []
-        for t in order:
-            new_states = advance(states, steps[t])
-            if keeps is not None:
-                new_states = [ops.where(keeps[t], new, old) for new, old in zip(new_states, states)]
-            states = new_states
-            outputs.append(states[0])
-        return ops.stack(outputs, axis=1), states
+    def body(t, outputs, *states):
+        new_states = advance(list(states), xs.read(t))
+        if masks is not None:
+            keep = masks.read(t)
+            new_states = [tf.where(keep, new, old) for new, old in zip(new_states, states)]
+        if return_outputs:
+            outputs = outputs.write(t, new_states[0])
+        return (t + 1, outputs, *new_states)
 
+    _, outputs, *final_states = tf.while_loop(
+        lambda t, *_: t < length,
+        body,
+        (tf.constant(0), outputs, *states),
+        maximum_iterations=length,
+        parallel_iterations=32,  # as keras.layers.RNN's loop
+    )
+    return (outputs.stack() if return_outputs else None), final_states
+
+
+def _loop(advance, states, sequences, mask, go_backwards, return_outputs):
+    """The final states of `advance` over `sequences`, and h after every step.
+
+    `advance(states, x_t) -> new_states` is one step; `sequences` is
+    `(B, T, F)`, `mask` a boolean `(B, T)` or None. At a masked step the states
+    stay as they were. Returns `(outputs, final_states)`, `outputs` `(B, T,
+    units)` in reading order, or None unless `return_outputs`.
+    """
     if go_backwards:
-        projected = ops.flip(projected, axis=1)
-    time_major = ops.transpose(projected, (1, 0, 2))  # scan walks the leading axis
+        sequences = ops.flip(sequences, axis=1)
+        mask = None if mask is None else ops.flip(mask, axis=1)
+    time_major = ops.transpose(sequences, (1, 0, 2))  # the loop walks the leading axis
+    time_major_mask = None if mask is None else ops.expand_dims(ops.transpose(mask, (1, 0)), -1)  # (T, B, 1)
+    if keras.backend.backend() == "tensorflow":
+        history, final_states = _tensorflow_loop(advance, states, time_major, time_major_mask, return_outputs)
+        return (None if history is None else ops.transpose(history, (1, 0, 2))), final_states
+
     if mask is None:
 
-        def step(states, projected_t):
-            new_states = advance(states, projected_t)
-            return new_states, new_states  # TF's scan wants outputs shaped like the carry
+        def step(states, x_t):
+            new_states = advance(states, x_t)
+            return new_states, new_states
 
         final_states, history = ops.scan(step, states, time_major)
     else:
-        if go_backwards:
-            mask = ops.flip(mask, axis=1)
-        time_major_mask = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)  # (T, B, 1)
-        # The mask rides along as one extra channel: Keras' TF scan fails on
-        # several sequences whose length is unknown (None), as in an export.
+        # The mask rides along as one extra channel, so that scan walks one sequence.
         width = ops.shape(time_major)[-1]
         steps = ops.concatenate([time_major, ops.cast(time_major_mask, time_major.dtype)], axis=-1)
 
         def step(states, step_t):
-            projected_t, keep_t = step_t[:, :width], step_t[:, width:] > 0
-            new_states = advance(states, projected_t)
+            x_t, keep_t = step_t[:, :width], step_t[:, width:] > 0
+            new_states = advance(states, x_t)
             new_states = [ops.where(keep_t, new, old) for new, old in zip(new_states, states)]
             return new_states, new_states
 
@@ -68,13 +81,15 @@ class Recurrent(keras.layers.Layer):
 
         (h_t, s_t) = cell(x_t, s_{t-1})        t = 1 … T,  s_0 = 0 or `initial_state`
 
-    where s is the cell's list of states (`[h]` or `[h, c]`). The cell (see
-    `SimpleRNNCell`, `LSTMCell`) splits its step in two: `project_inputs(x)`
-    = x W_x + b, which is computed for every step at once as one matrix
-    product over the `(B, T, F)` sequence, and `recurrent_step(z_t, s_{t-1})`,
-    the only part inside the loop over time. A sequence of known length of
-    at most `MAX_UNROLLED_STEPS` steps is unrolled (no loop, and the gradient
-    compiles with XLA); longer or unknown lengths loop with `keras.ops.scan`.
+    where s is the cell's list of states (`[h]` or `[h, c]`) and the cell (see
+    `SimpleRNNCell`, `LSTMCell`) gives `transition(z_t, s_{t-1})` for the
+    pre-activation z_t = x_t W_x + h_{t-1} W_h + b, which this layer computes
+    with the weights read once per call. The loop over time is a
+    `tf.while_loop` bounded by the sequence's length on the TensorFlow
+    backend (so that training compiles with XLA; `jit_compile=True` works)
+    and `keras.ops.scan` on the others; without `return_sequences` no
+    outputs are collected, the last one follows from the final h and the
+    mask.
 
     Masking matches `keras.layers.RNN`: at a masked step the states are
     carried over unchanged and the output repeats the previous output (zeros
@@ -92,8 +107,9 @@ class Recurrent(keras.layers.Layer):
     the loop; `get_config` is the cell's arguments and the loop's.
 
     Args:
-        cell: The step, with `project_inputs`, `recurrent_step`,
-            `get_initial_state` and `state_size`.
+        cell: The step: a layer with `kernel`, `recurrent_kernel`, `bias`,
+            `use_bias`, `units`, `state_size`, `transition` and
+            `get_initial_state`.
         dropout: Fraction of the input features dropped; one mask per
             sequence, the same at every step (training only).
         recurrent_dropout: The same for h_{t-1} in the recurrent product.
@@ -179,23 +195,53 @@ class Recurrent(keras.layers.Layer):
         if mask is not None:
             mask = ops.cast(mask, "bool")
 
-        steps = sequences.shape[1]
-        unroll = steps is not None and steps <= MAX_UNROLLED_STEPS
-        projected = cell.project_inputs(sequences)  # (B, T, G): every step's input half at once
-        outputs, final_states = _run_over_time(
-            cell.recurrent_step, states, projected, mask, self.go_backwards, recurrent_keep, unroll
-        )
-        if mask is not None:
-            # The carried h is the previous output, except before the first real
-            # step, where keras.layers.RNN outputs zeros (not the initial state).
-            if self.go_backwards:
-                mask = ops.flip(mask, axis=1)
-            if self.zero_output_for_mask:
-                keep_output = mask
-            else:
-                keep_output = ops.cumsum(ops.cast(mask, "int32"), axis=1) > 0
-            outputs = ops.where(ops.expand_dims(keep_output, -1), outputs, ops.zeros_like(outputs))
-        output = outputs if self.return_sequences else outputs[:, -1]
+        # The weights are read once per call, not once per step.
+        kernel = ops.convert_to_tensor(cell.kernel)
+        recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
+        bias = ops.convert_to_tensor(cell.bias) if cell.use_bias else None
+
+        if training:
+
+            def advance(states, x_t):
+                h = states[0] if recurrent_keep is None else states[0] * recurrent_keep  # not on c
+                z = ops.matmul(x_t, kernel) + ops.matmul(h, recurrent_kernel)
+                if bias is not None:
+                    z = z + bias
+                return cell.transition(z, states)[1]
+
+        else:
+            # One matrix product per step, [x_t, h_{t-1}] [W_x; W_h]: faster
+            # forward, but its gradient would also form dL/dx_t, which the
+            # two products above skip when the inputs need none.
+            joint_kernel = ops.concatenate([kernel, recurrent_kernel], axis=0)
+
+            def advance(states, x_t):
+                z = ops.matmul(ops.concatenate([x_t, states[0]], axis=-1), joint_kernel)
+                if bias is not None:
+                    z = z + bias
+                return cell.transition(z, states)[1]
+
+        # Without return_sequences no outputs are collected: the last one follows from h and the mask.
+        outputs, final_states = _loop(advance, states, sequences, mask, self.go_backwards, self.return_sequences)
+        if mask is not None and self.go_backwards:
+            mask = ops.flip(mask, axis=1)  # in reading order, as the outputs
+        if outputs is None:
+            output = final_states[0]
+            if mask is not None:
+                # keras.layers.RNN's last output is zero if no step was real (or,
+                # with zero_output_for_mask, if the last step read was masked).
+                real = mask[:, -1] if self.zero_output_for_mask else ops.any(mask, axis=1)
+                output = ops.where(ops.expand_dims(real, -1), output, ops.zeros_like(output))
+        else:
+            if mask is not None:
+                # The carried h is the previous output, except before the first real
+                # step, where keras.layers.RNN outputs zeros (not the initial state).
+                if self.zero_output_for_mask:
+                    keep_output = mask
+                else:
+                    keep_output = ops.cumsum(ops.cast(mask, "int32"), axis=1) > 0
+                outputs = ops.where(ops.expand_dims(keep_output, -1), outputs, ops.zeros_like(outputs))
+            output = outputs if self.return_sequences else outputs[:, -1]
         if self.return_state:
             return (output, *final_states)
         return output
