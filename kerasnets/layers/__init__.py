@@ -14,6 +14,7 @@ from kerasnets.layers.luong_attention import LuongAttention
 from kerasnets.layers.max_over_time_pooling import MaxOverTimePooling
 from kerasnets.layers.multi_head_attention import MultiHeadAttention
 from kerasnets.layers.position_embedding import PositionEmbedding
+from kerasnets.layers.recurrent import Recurrent
 from kerasnets.layers.positional_encoding import PositionalEncoding
 from kerasnets.layers.scaled_dot_product_attention import ScaledDotProductAttention
 from kerasnets.layers.simple_rnn import SimpleRNN

@@ -21,13 +21,11 @@ class LSTMCell(keras.layers.Layer):
     `keras.layers.RNN(cell)`.
 
     The cell has no dropout: `LSTM` applies the (time-fixed) dropout masks
-    itself, around the two halves of the step below.
+    itself, on x_t and h_{t-1}.
 
-    The step is split in two so that `LSTM` can compute the input half for
-    every time step in one matrix product and loop only over the rest:
-    `project_inputs(x)` = x W_x + b (any leading axes), and
-    `recurrent_step(projected_t, [h, c])` adds h_{t-1} W_h and applies the
-    gates.
+    The step is split so that `LSTM` can run it with weights read once per
+    sequence: `transition(z, [h, c])` applies the gates to the full
+    pre-activation z = x_t W_x + h_{t-1} W_h + b.
 
     Args:
         units: Size of h and c.
@@ -142,17 +140,9 @@ class LSTMCell(keras.layers.Layer):
 
         return initializer
 
-    def project_inputs(self, inputs):
-        """x W_x + b, for `inputs` of shape `(..., input_dim)`: all four gates at once."""
-        projected = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            projected = projected + self.bias
-        return projected
-
-    def recurrent_step(self, projected_inputs, states):
-        """(h_t, [h_t, c_t]) from the projected input x_t W_x + b and [h_{t-1}, c_{t-1}]."""
-        h_prev, c_prev = states[0], states[1]
-        z = projected_inputs + ops.matmul(h_prev, self.recurrent_kernel)
+    def transition(self, z, states):
+        """(h_t, [h_t, c_t]) from the full pre-activation z = x_t W_x + h_{t-1} W_h + b."""
+        c_prev = states[1]
         z_i, z_f, z_g, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
@@ -162,7 +152,10 @@ class LSTMCell(keras.layers.Layer):
         return h, [h, c]
 
     def call(self, inputs, states):
-        return self.recurrent_step(self.project_inputs(inputs), states)
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(states[0], self.recurrent_kernel)
+        if self.use_bias:
+            z = z + self.bias
+        return self.transition(z, states)
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in range(2)]

@@ -16,12 +16,11 @@ class SimpleRNNCell(keras.layers.Layer):
     runs inside `keras.layers.RNN(cell)`.
 
     The cell has no dropout: `SimpleRNN` applies the (time-fixed) dropout
-    masks itself, around the two halves of the step below.
+    masks itself, on x_t and h_{t-1}.
 
-    The step is split in two so that `SimpleRNN` can compute the input half
-    for every time step in one matrix product and loop only over the rest:
-    `project_inputs(x)` = x W_x + b (any leading axes), and
-    `recurrent_step(projected_t, states)` adds h_{t-1} W_h and the activation.
+    The step is split so that `SimpleRNN` can run it with weights read once
+    per sequence: `transition(z, [h])` applies the activation to the full
+    pre-activation z = x_t W_x + h_{t-1} W_h + b.
 
     Args:
         units: Size of the hidden state h.
@@ -111,21 +110,18 @@ class SimpleRNNCell(keras.layers.Layer):
             self.bias = None
         self.built = True
 
-    def project_inputs(self, inputs):
-        """x W_x + b, for `inputs` of shape `(..., input_dim)`."""
-        projected = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            projected = projected + self.bias
-        return projected
-
-    def recurrent_step(self, projected_inputs, states):
-        """h_t from the projected input x_t W_x + b and `states` = [h_{t-1}]."""
-        h = self.activation(projected_inputs + ops.matmul(states[0], self.recurrent_kernel))
+    def transition(self, z, states):
+        """(h_t, [h_t]) from the full pre-activation z = x_t W_x + h_{t-1} W_h + b."""
+        h = self.activation(z)
         return h, [h]
 
     def call(self, inputs, states):
         nested = isinstance(states, (list, tuple))
-        h, new_states = self.recurrent_step(self.project_inputs(inputs), states if nested else [states])
+        h_prev = states[0] if nested else states
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(h_prev, self.recurrent_kernel)
+        if self.use_bias:
+            z = z + self.bias
+        h, new_states = self.transition(z, [h_prev])
         return h, (new_states if nested else h)
 
     def get_initial_state(self, batch_size=None):
