@@ -80,3 +80,50 @@ def update_along_axis(inputs, updates, start, axis):
         inside = ops.equal(offsets, 0)
     inside = ops.reshape(inside, [-1 if i == axis else 1 for i in range(len(inputs.shape))])
     return ops.where(inside, ops.cast(updates, inputs.dtype), inputs)
+
+
+def write_along_axis(inputs, updates, start, axis):
+    """`inputs` with `updates` written over positions `[start, start + U)` of `axis`,
+    a window that must lie inside `inputs` (unlike `update_along_axis`, nothing is dropped).
+
+        output[..., p, ...] = updates[..., p - start, ...]   if start ≤ p < start + U
+                            = inputs[..., p, ...]            otherwise
+
+    On TensorFlow this is one `TensorStridedSliceUpdate`, a stock kernel (no
+    XLA) that writes into the input's buffer when nothing else holds it, so a
+    decoding step costs O(U) instead of a pass over a whole key/value cache;
+    on other backends, and inside an XLA-compiled TensorFlow function (whose
+    strided slices need constant bounds), `keras.ops.slice_update`. `start`
+    may be a tensor.
+    """
+    rank = len(inputs.shape)
+    axis = axis % rank
+    if keras.backend.backend() != "tensorflow" or _in_xla_context():
+        starts = [0] * rank
+        starts[axis] = start
+        return ops.slice_update(inputs, starts, ops.cast(updates, inputs.dtype))
+    import tensorflow as tf
+
+    start = tf.cast(start, "int32")
+    width = updates.shape[axis]
+    width = tf.shape(updates)[axis] if width is None else width
+    at_axis = tf.one_hot(axis, rank, dtype="int32")
+    begin = at_axis * start
+    others = sum(1 << i for i in range(rank) if i != axis)  # whole extent on every other axis
+    return tf.raw_ops.TensorStridedSliceUpdate(
+        input=inputs,
+        begin=begin,
+        end=begin + at_axis * width,
+        strides=tf.ones([rank], "int32"),
+        value=tf.cast(updates, inputs.dtype),
+        begin_mask=others,
+        end_mask=others,
+    )
+
+
+def _in_xla_context():
+    """Whether TensorFlow is tracing a function for XLA (`jit_compile=True`)."""
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())

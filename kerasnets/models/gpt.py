@@ -180,7 +180,12 @@ class GPTCausalLM(BackboneTask, CausalLM):
                 x, self_attention_cache=block_cache, self_attention_cache_update_index=index, training=False
             )
             updated.append(block_cache)
-        return self.logits(backbone.layer_norm(x)), updated
+        x = backbone.layer_norm(x)
+        if x.shape[1] is None:
+            return self.logits(x), updated
+        # A known number of positions (one per decoding step): the head as one plain matrix product.
+        logits = self.logits(keras.ops.reshape(x, (-1, x.shape[-1])))
+        return keras.ops.reshape(logits, (-1, x.shape[1], logits.shape[-1])), updated
 
     def build_cache(self, token_ids, length):
         """Prefill: the prompts run once, written at 0 into empty caches of `length` positions;
