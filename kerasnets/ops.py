@@ -127,3 +127,32 @@ def _in_xla_context():
     from tensorflow.python.ops import control_flow_util
 
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def layer_norm(x, layer):
+    """`layer(x)` for a `keras.layers.LayerNormalization` over the last axis, in fewer ops.
+
+        y = (x - μ) · γ / √(σ² + ε) + β        μ, σ² over the last axis
+
+    The operations of Keras's `ops.layer_normalization`, in its order (the
+    same float32 results), without the reshapes of γ and β it adds: a
+    decoding step normalises a dozen times, and there each op counts. Any
+    other configuration (other axes, no γ or β, RMS scaling, another dtype)
+    calls `layer`.
+    """
+    axes = [layer.axis] if isinstance(layer.axis, int) else list(layer.axis)
+    rank = len(x.shape)
+    plain = (
+        [a % rank for a in axes] == [rank - 1]
+        and layer.center
+        and layer.scale
+        and not getattr(layer, "rms_scaling", False)
+        and keras.backend.standardize_dtype(x.dtype) == "float32"
+        and layer.compute_dtype == "float32"
+    )
+    if not plain:
+        return layer(x)
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
+    scale = ops.rsqrt(variance + layer.epsilon) * layer.gamma
+    return x * scale + (layer.beta - mean * scale)

@@ -120,3 +120,17 @@ def test_write_along_axis_traces_with_unknown_shapes_and_no_xla_op_unless_compil
         assert "XlaDynamicUpdateSlice" in ops  # strided-slice updates need constant bounds in XLA
     else:
         assert "TensorStridedSliceUpdate" in ops and not any(op.startswith("Xla") for op in ops)
+
+
+def test_layer_norm_is_the_keras_layer_in_fewer_ops():
+    x = RNG.normal(size=(2, 3, 8)).astype("float32") * 3 + 1
+    layer = keras.layers.LayerNormalization(epsilon=1e-5)
+    layer.build(x.shape)
+    layer.gamma.assign(RNG.normal(size=8).astype("float32"))
+    layer.beta.assign(RNG.normal(size=8).astype("float32"))
+    np.testing.assert_array_equal(kerasnets.ops.layer_norm(x, layer), layer(x))  # bit for bit
+    mean, std = x.mean(-1, keepdims=True), np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(kerasnets.ops.layer_norm(x, layer), (x - mean) / std * layer.gamma + layer.beta, atol=1e-5)
+    other = keras.layers.LayerNormalization(axis=1, center=False)  # not the plain case: the layer itself
+    other.build(x.shape)
+    np.testing.assert_array_equal(kerasnets.ops.layer_norm(x, other), other(x))
