@@ -4,6 +4,9 @@
   attention layer (scaled dot-product, Bahdanau, Luong).
 * `causal_mask`: which keys each query may see when decoding left to right.
 * `update_along_axis`: write a slice into a tensor without XLA-only ops.
+* `write_along_axis`: the same for a slice inside the tensor, in place on
+  TensorFlow (a key/value cache's decoding step).
+* `layer_norm`: a `LayerNormalization` layer's function in fewer ops.
 """
 
 import keras
