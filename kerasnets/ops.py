@@ -4,6 +4,9 @@
   attention layer (scaled dot-product, Bahdanau, Luong).
 * `causal_mask`: which keys each query may see when decoding left to right.
 * `update_along_axis`: write a slice into a tensor without XLA-only ops.
+* `write_along_axis`: the same for a slice inside the tensor, in place on
+  TensorFlow (a key/value cache's decoding step).
+* `layer_norm`: a `LayerNormalization` layer's function in fewer ops.
 """
 
 import keras
@@ -80,3 +83,79 @@ def update_along_axis(inputs, updates, start, axis):
         inside = ops.equal(offsets, 0)
     inside = ops.reshape(inside, [-1 if i == axis else 1 for i in range(len(inputs.shape))])
     return ops.where(inside, ops.cast(updates, inputs.dtype), inputs)
+
+
+def write_along_axis(inputs, updates, start, axis):
+    """`inputs` with `updates` written over positions `[start, start + U)` of `axis`,
+    a window that must lie inside `inputs` (unlike `update_along_axis`, nothing is dropped).
+
+        output[..., p, ...] = updates[..., p - start, ...]   if start ≤ p < start + U
+                            = inputs[..., p, ...]            otherwise
+
+    On TensorFlow this is one `TensorStridedSliceUpdate`, a stock kernel (no
+    XLA) that writes into the input's buffer when nothing else holds it, so a
+    decoding step costs O(U) instead of a pass over a whole key/value cache;
+    on other backends, and inside an XLA-compiled TensorFlow function (whose
+    strided slices need constant bounds), `keras.ops.slice_update`. `start`
+    may be a tensor.
+    """
+    rank = len(inputs.shape)
+    axis = axis % rank
+    if keras.backend.backend() != "tensorflow" or _in_xla_context():
+        starts = [0] * rank
+        starts[axis] = start
+        return ops.slice_update(inputs, starts, ops.cast(updates, inputs.dtype))
+    import tensorflow as tf
+
+    start = tf.cast(start, "int32")
+    width = updates.shape[axis]
+    width = tf.shape(updates)[axis] if width is None else width
+    at_axis = tf.one_hot(axis, rank, dtype="int32")
+    begin = at_axis * start
+    others = sum(1 << i for i in range(rank) if i != axis)  # whole extent on every other axis
+    return tf.raw_ops.TensorStridedSliceUpdate(
+        input=inputs,
+        begin=begin,
+        end=begin + at_axis * width,
+        strides=tf.ones([rank], "int32"),
+        value=tf.cast(updates, inputs.dtype),
+        begin_mask=others,
+        end_mask=others,
+    )
+
+
+def _in_xla_context():
+    """Whether TensorFlow is tracing a function for XLA (`jit_compile=True`)."""
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def layer_norm(x, layer):
+    """`layer(x)` for a `keras.layers.LayerNormalization` over the last axis, in fewer ops.
+
+        y = (x - μ) · γ / √(σ² + ε) + β        μ, σ² over the last axis
+
+    The operations of Keras's `ops.layer_normalization`, in its order (the
+    same float32 results), without the reshapes of γ and β it adds: a
+    decoding step normalises a dozen times, and there each op counts. Any
+    other configuration (other axes, no γ or β, RMS scaling, another dtype)
+    calls `layer`.
+    """
+    axes = [layer.axis] if isinstance(layer.axis, int) else list(layer.axis)
+    rank = len(x.shape)
+    plain = (
+        [a % rank for a in axes] == [rank - 1]
+        and layer.center
+        and layer.scale
+        and not getattr(layer, "rms_scaling", False)
+        and keras.backend.standardize_dtype(x.dtype) == "float32"
+        and layer.compute_dtype == "float32"
+    )
+    if not plain:
+        return layer(x)
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
+    scale = ops.rsqrt(variance + layer.epsilon) * layer.gamma
+    return x * scale + (layer.beta - mean * scale)

@@ -63,8 +63,15 @@ class FeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
+        middle = tuple(inputs.shape[1:-1])
+        flat = len(inputs.shape) > 2 and None not in middle
+        if flat:
+            # Known inner sizes (e.g. one decoding position): plain matrix products on (N, d);
+            # on TensorFlow `matmul` of a 3-D tensor adds a dozen shape ops around each product.
+            inputs = ops.reshape(inputs, (-1, inputs.shape[-1]))
         hidden = self.activation(ops.matmul(inputs, self.intermediate_kernel) + self.intermediate_bias)
-        return ops.matmul(hidden, self.output_kernel) + self.output_bias
+        outputs = ops.matmul(hidden, self.output_kernel) + self.output_bias
+        return ops.reshape(outputs, (-1, *middle, outputs.shape[-1])) if flat else outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim or input_shape[-1],)

@@ -1,12 +1,13 @@
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerasnets.layers.arguments import positive_int
 from kerasnets.layers.initializers import clone_initializer
 from kerasnets.layers.scaled_dot_product_attention import ScaledDotProductAttention
-from kerasnets.ops import causal_mask, update_along_axis
+from kerasnets.ops import causal_mask, large_negative, masked_softmax, update_along_axis, write_along_axis
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -327,33 +328,96 @@ class MultiHeadAttention(keras.layers.Layer):
             key_mask = None  # the value's mask already covers the keys
         paddings = [ops.cast(padding, "bool") for padding in (value_mask, key_mask) if padding is not None]
         key_padding = ops.logical_and(*paddings) if len(paddings) == 2 else (paddings or [None])[0]
+        one_position = query.shape[1] == 1
         if cache_update_index is None:
             query_start = 0  # precomputed keys and values: the padding covers the cache
         else:
             if value is None:
                 raise ValueError(f"{self.name}: `value` is required to update the cache.")
-            cache = update_along_axis(cache, self.compute_key_value_cache(value, key), cache_update_index, axis=2)
+            if value.shape[1] == 1:  # a decoding step: write in place (the index is inside the cache)
+                new = ops.stack(
+                    [
+                        self._project_position(key if key is not None else value, self.key_kernel, self.key_bias),
+                        self._project_position(value, self.value_kernel, self.value_bias),
+                    ],
+                    axis=1,
+                )
+                new = ops.reshape(new, (-1, 2, 1, self.num_heads, self.key_dim))
+                cache = write_along_axis(cache, new, cache_update_index, axis=2)
+            else:
+                cache = update_along_axis(cache, self.compute_key_value_cache(value, key), cache_update_index, axis=2)
             if key_padding is not None:
                 # Only the new positions have a padding mask; earlier ones are real tokens.
                 everything = ops.ones(ops.shape(cache)[:1] + ops.shape(cache)[2:3], dtype="bool")
                 key_padding = update_along_axis(everything, key_padding, cache_update_index, axis=1)
             query_start = cache_update_index
-        mask = self._combined_mask(
-            ops.shape(query)[1],
-            ops.shape(cache)[2],
-            query_mask,
-            (key_padding,),
-            attention_mask,
-            use_causal_mask,
-            query_start,
-        )
-        q = self._project(query, self.query_kernel, self.query_bias)
-        k = ops.transpose(cache[:, 0], (0, 2, 1, 3))  # (B, S_max, H, k) -> (B, H, S_max, k)
-        v = ops.transpose(cache[:, 1], (0, 2, 1, 3))
-        outputs, weights = self._attend(q, k, v, mask, training)
+        length = ops.shape(cache)[2]
+        if one_position and use_causal_mask and cache_update_index is not None and (
+            query_mask is None and key_padding is None and attention_mask is None
+        ):
+            # The usual decoding step: positions ≤ query_start of the key rows (and never a value row).
+            outputs, weights = self._attend_cache_one_query(query, cache, None, training, last_position=query_start)
+        else:
+            mask = self._combined_mask(
+                ops.shape(query)[1], length, query_mask, (key_padding,), attention_mask, use_causal_mask, query_start
+            )
+            if one_position:
+                outputs, weights = self._attend_cache_one_query(query, cache, mask, training)
+            else:
+                q = self._project(query, self.query_kernel, self.query_bias)
+                k = ops.transpose(cache[:, 0], (0, 2, 1, 3))  # (B, S_max, H, k) -> (B, H, S_max, k)
+                v = ops.transpose(cache[:, 1], (0, 2, 1, 3))
+                outputs, weights = self._attend(q, k, v, mask, training)
         if return_attention_scores:
             return outputs, weights, cache
         return outputs, cache
+
+    def _project_position(self, x, kernel, bias):
+        """One position `(B, 1, d)` through `(d, H, k)` as a plain matrix product: `(B, H·k)`."""
+        x = ops.reshape(x, (-1, x.shape[-1]))
+        projected = ops.matmul(x, ops.reshape(kernel, (kernel.shape[0], -1)))
+        return projected if bias is None else projected + ops.reshape(bias, (-1,))
+
+    def _attend_cache_one_query(self, query, cache, mask, training, last_position=None):
+        """One query position `(B, 1, d)` against a whole cache `(B, 2, S, H, k)`, read in place.
+
+        With the cache seen as `C` `(B, 2S, H·k)` (rows s < S keys, rows S + s
+        values, one head per block of k columns) and `Q` `(B, H, H·k)` holding
+        head h's query, scaled by 1/√k, in block h of row h and zeros elsewhere:
+
+            scores  = Q Cᵀ                    (B, H, 2S): row h, column s < S is head h's q·k_s/√k
+            weights = masked_softmax(scores)  over the key rows `mask` allows (all, or s ≤ last_position)
+            heads   = Σ_h (roll(weights, S) C)[:, h] ⊙ block_h     (B, H·k): the heads, concatenated
+            outputs = heads W^O + b^O
+
+        The same attention as `_attend`, without transposing (copying) the
+        whole cache at every step; one decoding step is bound by memory
+        traffic and op count, not by the H-fold redundant multiply-adds.
+        """
+        heads, key_dim = self.num_heads, self.key_dim
+        width = heads * key_dim
+        dtype = self.compute_dtype
+        length = ops.shape(cache)[2]
+        blocks = np.kron(np.eye(heads), np.ones((1, key_dim)))  # (H, H·k): block h of row h is 1
+        q = self._project_position(query, self.query_kernel, self.query_bias)
+        q = ops.expand_dims(q, 1) * ops.convert_to_tensor(blocks / np.sqrt(key_dim), dtype=dtype)  # (B, H, H·k)
+        flat = ops.reshape(cache, (ops.shape(cache)[0], -1, width))
+        scores = ops.matmul(q, ops.swapaxes(flat, 1, 2))  # a transposed operand, not a copy
+        if mask is None:
+            # Key rows only (≤ last_position when decoding causally): no row is ever empty.
+            rows = ops.arange(2 * length)
+            allowed = rows < length if last_position is None else rows <= ops.cast(last_position, "int32")
+            weights = ops.softmax(ops.where(allowed, scores, ops.cast(large_negative(scores.dtype), scores.dtype)))
+        else:
+            mask = mask[:, :, 0, :]  # (B or 1, H or 1, S)
+            weights = masked_softmax(scores, ops.concatenate([mask, ops.zeros_like(mask)], axis=-1), axis=-1)
+        dropped = self._attention._dropout_layer(weights, training=training)
+        mixed = ops.matmul(ops.roll(dropped, length, axis=-1), flat)  # (B, H, H·k)
+        outputs = ops.sum(mixed * ops.convert_to_tensor(blocks, dtype=dtype), axis=1)
+        outputs = ops.matmul(outputs, ops.reshape(self.output_kernel, (width, -1)))
+        if self.output_bias is not None:
+            outputs = outputs + self.output_bias
+        return ops.expand_dims(outputs, 1), ops.expand_dims(weights[:, :, :length], 2)
 
     def _attend(self, q, k, v, mask, training):
         """Attention of the projected heads `(B, H, T, k)`, then the output projection."""

@@ -1,6 +1,7 @@
 import keras
 
 from kerasnets.layers.transformer_encoder_block import _TransformerBlock, residual
+from kerasnets.ops import layer_norm
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -131,6 +132,11 @@ class TransformerDecoderBlock(_TransformerBlock):
         scores = []
         caches = []
 
+        def norm(layer):
+            if self_attention_cache is None:
+                return layer
+            return lambda x: layer_norm(x, layer)  # decoding: the same normalisation in fewer ops
+
         def attend(attention, is_self_attention, value, value_mask, attention_mask, causal, cache, cache_index):
             def sublayer(x):
                 results = attention(
@@ -164,7 +170,7 @@ class TransformerDecoderBlock(_TransformerBlock):
                 self_attention_cache,
                 self_attention_cache_update_index,
             ),
-            self.self_attention_norm,
+            norm(self.self_attention_norm),
             self.dropout_layer,
             self.normalize_first,
             training,
@@ -182,12 +188,14 @@ class TransformerDecoderBlock(_TransformerBlock):
                     cross_attention_cache,
                     cross_attention_cache_update_index,
                 ),
-                self.cross_attention_norm,
+                norm(self.cross_attention_norm),
                 self.dropout_layer,
                 self.normalize_first,
                 training,
             )
-        x = self._feed_forward(x, training)
+        x = residual(
+            x, self.feed_forward, norm(self.feed_forward_norm), self.dropout_layer, self.normalize_first, training
+        )
         outputs = (x, *scores) if return_attention_scores else (x,)
         outputs += tuple(caches)
         return outputs if len(outputs) > 1 else x

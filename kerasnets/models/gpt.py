@@ -17,6 +17,7 @@ from kerasnets.layers.transformer_decoder_block import TransformerDecoderBlock
 from kerasnets.models.backbone_task import BackboneTask
 from kerasnets.models.causal_lm import CausalLM
 from kerasnets.models.presets import with_presets
+from kerasnets.ops import layer_norm
 
 PRESETS = {
     # GPT-2 small (Radford et al. 2019): 124,439,808 parameters with the tied head.
@@ -180,7 +181,12 @@ class GPTCausalLM(BackboneTask, CausalLM):
                 x, self_attention_cache=block_cache, self_attention_cache_update_index=index, training=False
             )
             updated.append(block_cache)
-        return self.logits(backbone.layer_norm(x)), updated
+        x = layer_norm(x, backbone.layer_norm)
+        if x.shape[1] is None:
+            return self.logits(x), updated
+        # A known number of positions (one per decoding step): the head as one plain matrix product.
+        logits = self.logits(keras.ops.reshape(x, (-1, x.shape[-1])))
+        return keras.ops.reshape(logits, (-1, x.shape[1], logits.shape[-1])), updated
 
     def build_cache(self, token_ids, length):
         """Prefill: the prompts run once, written at 0 into empty caches of `length` positions;

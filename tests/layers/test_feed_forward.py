@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -12,6 +13,19 @@ def test_matches_numpy():
     w1, b1, w2, b2 = (np.asarray(w) for w in layer.weights)
     np.testing.assert_allclose(out, np.maximum(x @ w1 + b1, 0) @ w2 + b2, atol=1e-5)
     assert [w.shape for w in layer.weights] == [(8, 16), (16,), (16, 8), (8,)]
+
+
+def test_known_and_unknown_inner_sizes_agree():
+    # Known sizes take 2-D products, unknown ones `matmul` on the 3-D/4-D input: one function.
+    layer = FeedForward(intermediate_dim=16, activation="gelu")
+    x = np.random.default_rng(1).normal(size=(2, 3, 4, 8)).astype("float32")
+    known = np.asarray(layer(x))
+    w1, b1, w2, b2 = (np.asarray(w) for w in layer.weights)
+    hidden = np.asarray(keras.activations.gelu(x @ w1 + b1))
+    np.testing.assert_allclose(known, hidden @ w2 + b2, atol=1e-5)
+    unknown = keras.Model(inputs := keras.Input((None, None, 8)), layer(inputs))
+    np.testing.assert_allclose(unknown(x), known, atol=1e-6)
+    assert known.shape == (2, 3, 4, 8) and np.asarray(layer(x[:, 0])).shape == (2, 4, 8)
 
 
 def test_output_dim_and_activation():

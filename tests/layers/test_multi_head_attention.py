@@ -246,6 +246,54 @@ def test_cached_decoding_matches_full_causal_attention():
     assert not np.asarray(cache[:, :, 5:]).any()
 
 
+def test_one_position_steps_match_full_attention_with_padding_and_attention_masks():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    x = QUERY  # (2, 5, 12)
+    padding = np.ones((2, 5), bool)
+    padding[1, 3:] = False  # right-padded row: its padded queries output the bias alone
+    allowed = np.tril(np.ones((5, 5), bool))
+    allowed[2:, 0] = False  # later queries may not see position 0
+    full = np.asarray(layer(x, x, query_mask=padding, value_mask=padding, attention_mask=allowed[None]))
+    np.testing.assert_allclose(full[1, 3:], np.broadcast_to(np.asarray(layer.output_bias), (2, 12)), atol=1e-6)
+    cache = layer.empty_cache(batch_size=2, length=5)
+    for t in range(5):
+        step = slice(t, t + 1)
+        output, cache = layer(
+            x[:, step],
+            x[:, step],
+            query_mask=padding[:, step],
+            value_mask=padding[:, step],
+            attention_mask=np.broadcast_to(allowed[step], (2, 1, 5)),
+            cache=cache,
+            cache_update_index=t,
+        )
+        np.testing.assert_allclose(output[:, 0], full[:, t], atol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow graphs")
+def test_a_cached_step_traces_without_xla_ops():
+    import tensorflow as tf
+
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    layer(QUERY, QUERY)
+    step = tf.function(
+        lambda x, cache, i: layer(x, x, use_causal_mask=True, cache=cache, cache_update_index=i),
+        input_signature=[
+            tf.TensorSpec([None, 1, 12], tf.float32),
+            tf.TensorSpec([None, 2, None, 2, 4], tf.float32),
+            tf.TensorSpec([], tf.int32),
+        ],
+    )
+    graph = step.get_concrete_function().graph
+    ops = {op.type for op in graph.get_operations()}
+    assert "TensorStridedSliceUpdate" in ops and not any(op.startswith("Xla") for op in ops)
+    expected = layer(QUERY, QUERY, use_causal_mask=True)
+    cache = layer.empty_cache(2, 5)
+    for t in range(5):
+        output, cache = step(QUERY[:, t : t + 1], cache, t)
+        np.testing.assert_allclose(output[:, 0], expected[:, t], atol=1e-5)
+
+
 def test_precomputed_cache_matches_attention_over_padded_values():
     layer = MultiHeadAttention(num_heads=2, key_dim=4)
     layer(QUERY, VALUE)

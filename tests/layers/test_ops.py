@@ -4,7 +4,7 @@ import pytest
 
 import kerasnets.ops
 from kerasnets.layers import BahdanauAttention, LuongAttention, ScaledDotProductAttention
-from kerasnets.ops import causal_mask, masked_softmax, update_along_axis
+from kerasnets.ops import causal_mask, masked_softmax, update_along_axis, write_along_axis
 
 RNG = np.random.default_rng(0)
 
@@ -85,3 +85,52 @@ def test_update_along_axis_writes_a_slice_like_numpy():
     expected = inputs.copy()
     expected[:, 5] = updates[:, 0]  # what would fall past the end is dropped
     np.testing.assert_array_equal(update_along_axis(inputs, updates, 5, axis=-2), expected)
+
+
+def test_write_along_axis_writes_a_slice_like_numpy():
+    inputs = RNG.normal(size=(2, 2, 6, 3)).astype("float32")
+    updates = RNG.normal(size=(2, 2, 3, 3)).astype("float32")
+    expected = inputs.copy()
+    expected[:, :, 2:5] = updates
+    np.testing.assert_array_equal(write_along_axis(inputs, updates, 2, axis=2), expected)
+    expected = inputs.copy()
+    expected[:, :, 5] = updates[:, :, 0]
+    start = keras.ops.convert_to_tensor(5)
+    np.testing.assert_array_equal(write_along_axis(inputs, updates[:, :, :1], start, axis=-2), expected)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow graphs")
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_write_along_axis_traces_with_unknown_shapes_and_no_xla_op_unless_compiled(jit_compile):
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, 2, None, 3], tf.float32)
+    write = tf.function(
+        lambda x, u, i: write_along_axis(x, u, i, axis=2),
+        input_signature=[spec, spec, tf.TensorSpec([], tf.int32)],
+        jit_compile=jit_compile,
+    )
+    inputs = RNG.normal(size=(2, 2, 6, 3)).astype("float32")
+    updates = RNG.normal(size=(2, 2, 1, 3)).astype("float32")
+    expected = inputs.copy()
+    expected[:, :, 4:5] = updates
+    np.testing.assert_array_equal(write(inputs, updates, 4), expected)
+    ops = {op.type for op in write.get_concrete_function().graph.get_operations()}
+    if jit_compile:
+        assert "XlaDynamicUpdateSlice" in ops  # strided-slice updates need constant bounds in XLA
+    else:
+        assert "TensorStridedSliceUpdate" in ops and not any(op.startswith("Xla") for op in ops)
+
+
+def test_layer_norm_is_the_keras_layer_in_fewer_ops():
+    x = RNG.normal(size=(2, 3, 8)).astype("float32") * 3 + 1
+    layer = keras.layers.LayerNormalization(epsilon=1e-5)
+    layer.build(x.shape)
+    layer.gamma.assign(RNG.normal(size=8).astype("float32"))
+    layer.beta.assign(RNG.normal(size=8).astype("float32"))
+    np.testing.assert_array_equal(kerasnets.ops.layer_norm(x, layer), layer(x))  # bit for bit
+    mean, std = x.mean(-1, keepdims=True), np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(kerasnets.ops.layer_norm(x, layer), (x - mean) / std * layer.gamma + layer.beta, atol=1e-5)
+    other = keras.layers.LayerNormalization(axis=1, center=False)  # not the plain case: the layer itself
+    other.build(x.shape)
+    np.testing.assert_array_equal(kerasnets.ops.layer_norm(x, other), other(x))
