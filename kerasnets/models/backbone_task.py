@@ -9,8 +9,10 @@ loading; `summary()` expands it by default, so the layer graph shows.
 
 import keras
 
+from kerasnets.models.dtype_policy import DTypePolicyConfig
 
-class BackboneTask(keras.Model):
+
+class BackboneTask(DTypePolicyConfig, keras.Model):
     """Base of the models that wrap a `backbone` (set `self.backbone` before `super().__init__`)."""
 
     def summary(self, *args, expand_nested=True, **kwargs):
@@ -21,11 +23,12 @@ class BackboneTask(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.dtype_policy_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_constructor_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)

@@ -5,6 +5,7 @@ from kerasnets.layers.bias_add import BiasAdd
 from kerasnets.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnets.layers.transformer_encoder_block import TransformerEncoderBlock
 from kerasnets.models.backbone_task import BackboneTask
+from kerasnets.models.dtype_policy import DTypePolicyConfig
 from kerasnets.models.presets import with_presets
 
 _BERT_COMMON = dict(vocabulary_size=30522, max_sequence_length=512, num_segments=2, dropout=0.1)
@@ -25,7 +26,7 @@ def _initializer():
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
-class BertBackbone(keras.Model):
+class BertBackbone(DTypePolicyConfig, keras.Model):
     """BERT (Devlin et al. 2019): a bidirectional Transformer encoder.
 
         x = Dropout(LayerNorm(E_tok[token_ids] + E_pos[t] + E_seg[segment_ids]))
@@ -121,6 +122,7 @@ class BertBackbone(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.dtype_policy_config(),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,

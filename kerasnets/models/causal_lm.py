@@ -36,6 +36,7 @@ import numpy as np
 from keras import ops
 
 from kerasnets import samplers as samplers_lib
+from kerasnets.models.dtype_policy import DTypePolicyConfig
 
 
 def static_int(value):
@@ -72,7 +73,7 @@ def one_step_logits(model):
     return next_logits
 
 
-class _Generates:
+class _Generates(DTypePolicyConfig):
     """`compile(sampler=…)`, and `generate` run as a `tf.function` traced once per sampler kind."""
 
     def compile(self, *args, sampler="greedy", **kwargs):

@@ -16,6 +16,7 @@ from kerasnets.layers.token_and_position_embedding import TokenAndPositionEmbedd
 from kerasnets.layers.transformer_decoder_block import TransformerDecoderBlock
 from kerasnets.models.backbone_task import BackboneTask
 from kerasnets.models.causal_lm import CausalLM
+from kerasnets.models.dtype_policy import DTypePolicyConfig
 from kerasnets.models.presets import with_presets
 from kerasnets.ops import layer_norm
 
@@ -38,7 +39,7 @@ def _initializer():
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
-class GPTBackbone(keras.Model):
+class GPTBackbone(DTypePolicyConfig, keras.Model):
     """The GPT decoder stack: `token_ids` `(B, T)` → hidden states `(B, T, hidden_dim)`.
 
     Token + learned position embeddings, `num_layers` pre-LN causal
@@ -113,6 +114,7 @@ class GPTBackbone(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.dtype_policy_config(),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,

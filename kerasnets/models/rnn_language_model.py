@@ -105,6 +105,7 @@ class RNNLanguageModel(CausalLM):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.dtype_policy_config(),
             "vocabulary_size": self.vocabulary_size,
             "embedding_dim": self.embedding_dim,
             "units": self.units,

@@ -185,6 +185,7 @@ class TransformerSeq2Seq(Seq2SeqLM):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.dtype_policy_config(),
             "vocabulary_size": self.vocabulary_size,
             "target_vocabulary_size": self.target_vocabulary_size,
             "num_layers": self.num_layers,
