@@ -1,0 +1,140 @@
+"""GPT training speed on nanoGPT's CPU configuration, as a fraction of this CPU's matmul peak.
+
+    python benchmarks/training_speed.py                  # fp32 and mixed_bfloat16, default strategy
+    python benchmarks/training_speed.py --mirrored       # also MirroredStrategy over 2 logical CPUs
+
+nanoGPT's `shakespeare_char` CPU settings: 4 layers, 4 heads, width 128,
+context 64, batch 12, no dropout. One train step (`model.train_on_batch`
+on token ids, AdamW, `jit_compile=True` as the recipe) does about
+
+    6 · N · T + 12 · L · T · C · d   FLOP   (N non-embedding parameters, T = B·C tokens)
+
+(forward + backward of the matmuls, plus attention's QKᵀ and AV; Kaplan et
+al. 2020, nanoGPT's `estimate_mfu`). The peak is measured in the same run:
+2048³ `tf.matmul` in float32 and in bfloat16. Medians over `--repeats` timings of
+`--steps` steps; the arms alternate.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+CONFIG = dict(vocabulary_size=65, num_layers=4, num_heads=4, hidden_dim=128, intermediate_dim=512,
+              max_sequence_length=64, dropout=0.0)  # fmt: skip
+BATCH, CONTEXT = 12, 64
+
+
+def matmul_peak(dtype, size=2048, repeats=15):
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    run = tf.function(lambda x: tf.matmul(x, x))
+    run(a).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(a).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / min(times) / 1e9  # the peak: the best of the repeats
+
+
+def step_flops(model):
+    non_embedding = sum(int(w.numpy().size) for w in model.trainable_weights if "embedding" not in w.path)
+    tokens = BATCH * CONTEXT
+    return 6 * non_embedding * tokens + 12 * CONFIG["num_layers"] * tokens * CONTEXT * CONFIG["hidden_dim"]
+
+
+def build(policy, strategy=None):
+    import keras
+    import tensorflow as tf
+
+    import kerasnets
+
+    keras.config.set_dtype_policy(policy)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        model = kerasnets.models.gpt(**CONFIG)
+        model.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", jit_compile=strategy is None)
+    keras.config.set_dtype_policy("float32")
+    return model
+
+
+def time_steps(model, steps):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 65, (BATCH, CONTEXT)).astype("int32")
+    y = rng.integers(1, 65, (BATCH, CONTEXT)).astype("int32")
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return (time.perf_counter() - start) / steps
+
+
+def measure(arms, steps, repeats):
+    for model in arms.values():
+        time_steps(model, 3)  # compile
+    times = {name: [] for name in arms}
+    names = list(arms)
+    for repeat in range(repeats):
+        for name in names if repeat % 2 == 0 else names[::-1]:
+            times[name].append(time_steps(arms[name], steps))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--mirrored", action="store_true", help="also compare MirroredStrategy on 2 logical CPUs")
+    parser.add_argument("--mirrored-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.mirrored_child:
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+        # Both arms without XLA, which cannot span the logical devices.
+        import keras
+
+        import kerasnets
+
+        default = kerasnets.models.gpt(**CONFIG)
+        default.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", jit_compile=False)
+        result = measure({"default": default, "mirrored": build("float32", strategy)}, args.steps, args.repeats)
+        print(f"MIRRORED {result['default']} {result['mirrored']}")
+        return
+
+    import keras
+    import tensorflow as tf
+
+    print(f"machine: {platform.processor() or 'AMD EPYC'}, {os.cpu_count()} cores; tensorflow {tf.__version__}, "
+          f"keras {keras.__version__}; GPT {CONFIG}, batch {BATCH}")  # fmt: skip
+    peak32, peak16 = matmul_peak(tf.float32), matmul_peak(tf.bfloat16)
+    print(f"matmul peak (2048³): float32 {peak32:.0f} GFLOP/s, bfloat16 {peak16:.0f} GFLOP/s")
+    arms = {"float32": build("float32"), "mixed_bfloat16": build("mixed_bfloat16")}
+    flops = step_flops(arms["float32"])
+    result = measure(arms, args.steps, args.repeats)
+    for name, seconds in result.items():
+        achieved = flops / seconds / 1e9
+        print(f"{name:>15}: {seconds * 1e3:6.1f} ms/step, {BATCH * CONTEXT / seconds:8.0f} tokens/s, "
+              f"{achieved:5.0f} GFLOP/s = {achieved / peak32:.0%} of the float32 peak")  # fmt: skip
+    print(f"mixed_bfloat16 / float32 speed: {result['float32'] / result['mixed_bfloat16']:.2f}x")
+    if args.mirrored:
+        out = subprocess.run([sys.executable, __file__, "--mirrored-child", "--steps", str(args.steps),
+                              "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout  # fmt: skip
+        default, mirrored = (float(v) for v in out.split("MIRRORED")[1].split())
+        print(f"mirrored (2 logical CPUs) / default speed, both without XLA: {default / mirrored:.2f}x "
+              f"({mirrored * 1e3:.1f} vs {default * 1e3:.1f} ms/step)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
