@@ -141,11 +141,15 @@ def plot_history(csv_path, png_path, title):
         return
     names = [key for key in rows[0] if key != "epoch" and not key.startswith("val_") and key != "learning_rate"]
     figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
-    epochs = [int(row["epoch"]) + 1 for row in rows]
+
+    def curve(name):  # epochs without the value (e.g. not validated: `validation_freq`) are left out
+        points = [(int(row["epoch"]) + 1, float(row[name])) for row in rows if row.get(name) not in (None, "")]
+        return [epoch for epoch, _ in points], [value for _, value in points]
+
     for axis, name in zip(axes[0], names):
-        axis.plot(epochs, [float(row[name]) for row in rows], marker="o", label="train")
-        if f"val_{name}" in rows[0]:
-            axis.plot(epochs, [float(row[f"val_{name}"]) for row in rows], marker="o", label="validation")
+        axis.plot(*curve(name), marker="o", label="train")
+        if any(row.get(f"val_{name}") for row in rows):
+            axis.plot(*curve(f"val_{name}"), marker="o", label="validation")
         axis.set_xlabel("epoch")
         axis.set_title(name)
         axis.grid(alpha=0.3)
@@ -306,9 +310,15 @@ def train(
         final.set_weights(model.get_weights())
     if chief:
         metrics.update(task.evaluate(final))
-    for key, values in history.history.items():
-        if key.startswith("val_") and values:
-            metrics[key] = float(values[-1])
+    last_row = checkpoint.rows[-1] if checkpoint.rows else {}
+    if chief and validation_data is not None and not any(key.startswith("val_") for key in last_row):
+        # `validation_freq` skipped the last epoch: the reported val_* are of the final weights all the same.
+        scores = distribution.evaluate_locally(final, validation_data) if multi_worker else final.evaluate(
+            validation_data, verbose=0, return_dict=True
+        )
+        metrics.update({f"val_{key}": float(value) for key, value in scores.items()})
+    else:
+        metrics.update({key: float(value) for key, value in last_row.items() if key.startswith("val_")})
     metrics.update(
         parameters=int(model.count_params()),
         steps=int(model.optimizer.iterations.numpy()),

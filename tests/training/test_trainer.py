@@ -186,3 +186,14 @@ def test_exporting_a_truncated_model_file_says_so(tmp_path, capsys):
     assert main(["export", str(tmp_path / "model.keras"), "--name", "m", "--base-dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "truncated or damaged" in err and "model.keras" in err
+
+
+def test_validation_freq_skips_epochs_yet_reports_the_final_weights_validation(tmp_path):
+    data_root_or_skip()
+    overrides = dict(SLICE, data_dir=tfds_dir(), validation_freq=2)
+    history, metrics = train("lenet5-fashion_mnist", epochs=3, overrides=overrides, output=str(tmp_path), verbose=0)
+    rows = read_history(tmp_path / "history.csv")
+    assert [bool(row["val_loss"]) for row in rows] == [False, True, False]  # validated after epoch 2 only
+    # The last epoch was not validated: val_* are computed for the final weights (here the eval split).
+    np.testing.assert_allclose(metrics["val_loss"], metrics["loss"], rtol=1e-5)
+    assert (tmp_path / "history.png").stat().st_size > 0
