@@ -16,9 +16,10 @@ so entries a user edited by hand (version policies, labels) survive an update.
 """
 
 import os
-import tempfile
 
 from google.protobuf import text_format
+
+from kerasnets import files
 
 CONFIG_FILENAME = "models.config"
 
@@ -75,8 +76,5 @@ def update_model_config(base_dir, name, base_path=None):
     entry.model_platform = "tensorflow"
 
     os.makedirs(base_dir, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".models.config-", dir=base_dir)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text_format.MessageToString(config))
-    os.replace(staging, path)  # readers see the old file or the new one, never half of one
+    files.write_text(path, text_format.MessageToString(config))  # readers see the old file or the new one
     return path

@@ -109,10 +109,6 @@ class Task:
     def datasets(self):
         raise NotImplementedError
 
-    def train_dataset(self):
-        """A new copy of the training pipeline `datasets` returned (its tokenizers already learnt)."""
-        return self._load(self.config["train_split"], True)
-
     def build(self):
         return models.build(self.recipe.builder, **model_options(self.recipe.builder, self.config))
 
@@ -187,9 +183,6 @@ class TextClassification(Task):
         )  # fmt: skip
         return dataset, tokenizer
 
-    def train_dataset(self):
-        return self._load(self.config["train_split"], True)[0]
-
     def datasets(self):
         plain, self.tokenizer = self._load(self.config["train_split"], False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
@@ -239,9 +232,6 @@ class LanguageModeling(Task):
         )  # fmt: skip
         return dataset, tokenizer
 
-    def train_dataset(self):
-        return self._load(self.config["train_split"], True)[0]
-
     def datasets(self):
         plain, self.tokenizer = self._load(self.config["train_split"], False, repeat=False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
@@ -280,9 +270,6 @@ class Translation(Task):
             repeat=training, **self.data_kwargs(),
         )  # fmt: skip
         return dataset, tokenizers
-
-    def train_dataset(self):
-        return self._load(self.config["train_split"], True)[0]
 
     def datasets(self):
         plain, self.tokenizers = self._load(self.config["train_split"], False)

@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from kerasnets import files
+from kerasnets.models.dtype_policy import global_dtype_policy
 from kerasnets.training import distribution, tasks
 from kerasnets.training.checkpoints import TrainingCheckpoint
 from kerasnets.training.errors import ConfigurationError
@@ -52,17 +53,6 @@ class TimeLimit(keras.callbacks.Callback):
         if time.monotonic() - self.start > self.seconds:
             self.model.stop_training = True
             self.stopped = True
-
-
-class StepCounter(keras.callbacks.Callback):
-    """Counts the optimizer steps taken in this process."""
-
-    def __init__(self):
-        super().__init__()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
 
 
 # Settings whose default is a positive count but for which 0 means "none".
@@ -243,7 +233,8 @@ def train(
     def build():
         # Seeded again: preparing a tfds dataset the first time in a process draws Python randoms.
         keras.utils.set_random_seed(int(config["seed"]))
-        with _as_configuration_error(f"Cannot build {recipe.builder} with these settings"), _dtype_policy(config):
+        policy = global_dtype_policy(config["mixed_precision"])
+        with _as_configuration_error(f"Cannot build {recipe.builder} with these settings"), policy:
             model = task.build()
             task.compile(model)
         return model
@@ -271,8 +262,7 @@ def train(
     if resumed_from_step:
         print(f"Resuming {recipe.name} from step {resumed_from_step} (epoch {record['epoch'] + 1}) of {backup}")
 
-    counter = StepCounter()
-    callbacks = [checkpoint, counter]
+    callbacks = [checkpoint]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, "logs")))
     callbacks += list(extra_callbacks or [])
@@ -352,17 +342,6 @@ def train(
     files.write_json(os.path.join(output, "metrics.json"), metrics)  # last: its presence means the run finished
     remove_backup()  # only now that every output is written
     return history, metrics
-
-
-@contextlib.contextmanager
-def _dtype_policy(config):
-    """Builds under the run's mixed-precision policy without leaving it as the process's global one."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(config["mixed_precision"])
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 @contextlib.contextmanager
