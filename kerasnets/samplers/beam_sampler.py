@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from kerasnets.ops import update_along_axis
-from kerasnets.samplers.sampler import Sampler, check_positive, forbid_padding
+from kerasnets.samplers.sampler import Sampler, any_row_left, check_positive, forbid_padding, row_lengths
 
 
 def _tile_rows(x, times):
@@ -46,11 +46,9 @@ class BeamSampler(Sampler):
         width = self.num_beams
         token_ids = ops.cast(token_ids, "int32")
         batch_size, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
-        if lengths is None:
-            lengths = ops.full((batch_size,), length, dtype="int32")
         ids = _tile_rows(token_ids, width)
         mask = _tile_rows(mask, width)
-        lengths = _tile_rows(ops.cast(lengths, "int32"), width)
+        lengths = _tile_rows(row_lengths(token_ids, lengths), width)
         cache = keras.tree.map_structure(lambda leaf: _tile_rows(leaf, width), cache)
         # Only beam 0 is alive at first, so the first expansion does not repeat one hypothesis W times.
         first_beam = ops.expand_dims(ops.arange(width) == 0, 0)
@@ -59,8 +57,7 @@ class BeamSampler(Sampler):
         row_offsets = ops.expand_dims(ops.arange(batch_size) * width, 1)
 
         def unfinished(i, ids, cache, scores, finished):
-            still_going = ops.logical_not(ops.all(ops.logical_or(finished, i >= lengths)))
-            return ops.logical_and(i < length, still_going)
+            return any_row_left(i, length, finished, lengths)
 
         def step(i, ids, cache, scores, finished):
             logits, cache = next(ids, cache, i)

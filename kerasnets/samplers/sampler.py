@@ -23,6 +23,19 @@ def per_row(value, dtype):
     return ops.expand_dims(value, -1) if len(value.shape) == 1 else value
 
 
+def row_lengths(token_ids, lengths=None):
+    """`lengths` as int32 `(B,)`, by default the whole buffer `(B, L)` for every row."""
+    if lengths is None:
+        return ops.full((ops.shape(token_ids)[0],), ops.shape(token_ids)[1], dtype="int32")
+    return ops.cast(lengths, "int32")
+
+
+def any_row_left(i, length, finished, lengths):
+    """Whether the loop goes on at position `i`: inside the buffer, with a row neither finished nor at its length."""
+    still_going = ops.logical_not(ops.all(ops.logical_or(finished, i >= lengths)))
+    return ops.logical_and(i < length, still_going)
+
+
 class Sampler:
     """Chooses one token per step inside a graph-pure loop over positions.
 
@@ -53,14 +66,11 @@ class Sampler:
     def __call__(self, next, token_ids, cache, index, mask, end_token_id=None, lengths=None):
         token_ids = ops.cast(token_ids, "int32")
         batch_size, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
-        if lengths is None:
-            lengths = ops.full((batch_size,), length, dtype="int32")
-        lengths = ops.cast(lengths, "int32")
+        lengths = row_lengths(token_ids, lengths)
         finished = ops.zeros((batch_size,), dtype="bool")
 
         def unfinished(i, ids, cache, finished):
-            still_going = ops.logical_not(ops.all(ops.logical_or(finished, i >= lengths)))
-            return ops.logical_and(i < length, still_going)
+            return any_row_left(i, length, finished, lengths)
 
         def step(i, ids, cache, finished):
             logits, cache = next(ids, cache, i)
