@@ -31,10 +31,12 @@ beyond the model's `max_sequence_length` is an INVALID_ARGUMENT error (HTTP
 400), as is an empty prompt/source or a temperature ≤ 0.
 
 Outputs: `generated_token_ids` int32 `(B, N)`, the new tokens of each row
-(N = the largest `max_new_tokens` of the request; 0 after a row's own count
-or its end token); with a tokenizer also `generated_text` (B,) — the new
-tokens as text, the end token left out — and, for decoder-only models,
-`text` (B,), prompt and continuation together.
+(N = the largest `max_new_tokens` of the request; padding after a row's own
+count or its end token: 0, or for a vocabulary without a padding id such as
+GPT-2's, the end token), `generated_lengths` int32 `(B,)`, how many of them
+the row got (its end token included); with a tokenizer also `generated_text`
+(B,) — the new tokens as text, the end token left out — and, for decoder-only
+models, `text` (B,), prompt and continuation together.
 
 Tokenizers (string → ids lookup tables) run in plain graph mode; nothing here
 is `jit_compile`d, since TF Serving runs signatures without XLA.
@@ -58,27 +60,36 @@ def _special_id(tokenizer, token):
     return getattr(tokenizer, "special_token_ids", {}).get(token)
 
 
-def _check_rows(token_ids, what):
+def _check_lengths(lengths, what):
     """Every row needs at least one token to condition on."""
-    lengths = tf.math.count_nonzero(token_ids, axis=1)
-    check = tf.debugging.assert_positive(
-        lengths, message=f"every {what} must contain at least one known token"
-    )
+    check = tf.debugging.assert_positive(lengths, message=f"every {what} must contain at least one known token")
     with tf.control_dependencies([check]):
-        return tf.identity(token_ids)
+        return tf.identity(lengths)
 
 
-def _limit_new_tokens(new_ids, max_new_tokens):
-    """Zeroes each row's tokens beyond its own `max_new_tokens`."""
-    keep = tf.range(tf.shape(new_ids)[1])[tf.newaxis, :] < max_new_tokens[:, tf.newaxis]
-    return tf.where(keep, new_ids, tf.zeros_like(new_ids))
+def _tokenized(tokenizer, texts, padding_id):
+    """Strings `(B,)` → `(ids (B, T) padded with padding_id, lengths (B,))`."""
+    ragged = tokenizer.tokenize_ragged(texts)
+    ids = tf.cast(ragged.to_tensor(default_value=tf.cast(padding_id, ragged.dtype)), tf.int32)
+    return ids, tf.cast(ragged.row_lengths(), tf.int32)
 
 
-def _continuations(full_ids, prompt_ids, count):
+def _continuations(full_ids, prompt_lengths, count):
     """The `count` positions after each row's prompt in `(B, T + count)` ids."""
-    prompt_lengths = tf.cast(tf.math.count_nonzero(prompt_ids, axis=1), tf.int32)
     positions = prompt_lengths[:, tf.newaxis] + tf.range(count)[tf.newaxis, :]
     return tf.gather(full_ids, positions, batch_dims=1)
+
+
+def _generated_lengths(new_ids, max_new_tokens, end_token_id):
+    """How many of each row's new tokens it really got: its own `max_new_tokens`,
+    cut after its first end token (kept)."""
+    count = tf.minimum(max_new_tokens, tf.shape(new_ids)[1])
+    if end_token_id is None:
+        return count
+    positions = tf.range(tf.shape(new_ids)[1])[tf.newaxis, :]
+    is_end = tf.logical_and(new_ids == end_token_id, positions < count[:, tf.newaxis])
+    first_end = tf.reduce_min(tf.where(is_end, positions, tf.shape(new_ids)[1]), axis=1)
+    return tf.minimum(count, first_end + 1)
 
 
 def add_generation_signatures(
@@ -107,7 +118,8 @@ def add_generation_signatures(
         start_token_id: The decoder's first input (encoder–decoder models);
             default: the target tokenizer's "[start]".
         end_token_id: Stops a row; default: the target tokenizer's "[end]"
-            (decoder-only models: none unless given).
+            (decoder-only models: the tokenizer's `end_token_id` when it has
+            one, e.g. GPT-2's "<|endoftext|>", else none).
         num_beams: Width of the `beam_search` signature's beam.
 
     Returns:
@@ -128,6 +140,8 @@ def add_generation_signatures(
         if start_token_id is not None:
             raise ValueError(f"start_token_id is for encoder-decoder models; '{model.name}' is a {kind} model.")
         input_tokenizer = output_tokenizer = tokenizer
+        if end_token_id is None:  # e.g. GPT-2's "<|endoftext|>"
+            end_token_id = getattr(tokenizer, "end_token_id", None)
     else:
         input_tokenizer = source_tokenizer or tokenizer
         output_tokenizer = target_tokenizer or tokenizer
@@ -147,12 +161,16 @@ def add_generation_signatures(
     context = model.max_sequence_length
     source_limit = None if decoder_only else model.source_max_sequence_length
 
-    def check_context(token_ids, max_new_tokens):
+    # The id prompts are padded with: the model's padding id; a vocabulary without one (GPT-2)
+    # pads with any id, since the padding mask, not the id, says where a prompt ends.
+    padding_id = samplers.sampler.fill_id(getattr(model, "padding_token_id", 0), end_token_id)
+
+    def check_context(prompt_lengths, max_new_tokens):
         """Positions past the model's context cannot be generated: say so instead of stopping short."""
         if context is None:
             return []
         if decoder_only:
-            needed = tf.cast(tf.math.count_nonzero(token_ids, axis=1), tf.int32) + max_new_tokens
+            needed = prompt_lengths + max_new_tokens
             message = f"prompt length + max_new_tokens must be at most {context} (the model context)"
         else:
             needed = max_new_tokens
@@ -162,14 +180,18 @@ def add_generation_signatures(
     def run(inputs, sampler):
         """`sampler`: "greedy", "top_k" (parameters from the request) or "beam"."""
         if text_in:
-            token_ids = tf.cast(input_tokenizer.tokenize(inputs[text_name]), tf.int32)
+            token_ids, lengths = _tokenized(input_tokenizer, inputs[text_name], padding_id)
         else:
             token_ids = tf.cast(inputs["token_ids"], tf.int32)
+            lengths = tf.cast(tf.math.count_nonzero(token_ids, axis=1), tf.int32)
+            if decoder_only and getattr(model, "padding_token_id", 0) is None:  # every position is a token
+                lengths = tf.fill(tf.shape(token_ids)[:1], tf.shape(token_ids)[1])
         if source_limit is not None:
             token_ids = token_ids[:, :source_limit]
-        token_ids = _check_rows(token_ids, text_name if text_in else "row of token_ids")
+            lengths = tf.minimum(lengths, source_limit)
+        lengths = _check_lengths(lengths, text_name if text_in else "row of token_ids")
         max_new_tokens = tf.maximum(tf.cast(inputs["max_new_tokens"], tf.int32), 0)
-        with tf.control_dependencies(check_context(token_ids, max_new_tokens)):
+        with tf.control_dependencies(check_context(lengths, max_new_tokens)):
             max_new_tokens = tf.identity(max_new_tokens)
         count = tf.reduce_max(tf.concat([max_new_tokens, [0]], axis=0))
         if sampler == "top_k":
@@ -182,19 +204,25 @@ def add_generation_signatures(
         else:
             chooser = samplers.GreedySampler()
         if decoder_only:
-            ids = model.generate_ids(token_ids, count, chooser, end_token_id)
+            padding_mask = tf.sequence_mask(lengths, tf.shape(token_ids)[1])
+            ids = model.generate_ids(token_ids, count, chooser, end_token_id, padding_mask=padding_mask)
+            new_ids = _continuations(ids, lengths, count)
         else:
-            ids = model.generate_ids(token_ids, count, chooser, end_token_id, start_token_id)
-        new_ids = _continuations(ids, token_ids, count) if decoder_only else ids
-        new_ids = _limit_new_tokens(new_ids, max_new_tokens)
-        outputs = {"generated_token_ids": new_ids}
+            new_ids = model.generate_ids(token_ids, count, chooser, end_token_id, start_token_id)
+        generated_lengths = _generated_lengths(new_ids, max_new_tokens, end_token_id)
+        keep = tf.sequence_mask(generated_lengths, tf.shape(new_ids)[1])
+        new_ids = tf.where(keep, new_ids, tf.fill(tf.shape(new_ids), padding_id))
+        outputs = {"generated_token_ids": new_ids, "generated_lengths": generated_lengths}
         if output_tokenizer is not None:
-            shown = new_ids
-            if end_token_id is not None:
-                shown = tf.where(new_ids == end_token_id, tf.zeros_like(new_ids), new_ids)
+            shown_lengths = generated_lengths
+            if end_token_id is not None:  # the end token is not part of the text
+                ends = tf.gather(new_ids, tf.maximum(generated_lengths - 1, 0), batch_dims=1) == end_token_id
+                shown_lengths -= tf.cast(tf.logical_and(ends, generated_lengths > 0), tf.int32)
+            shown = tf.RaggedTensor.from_tensor(new_ids, lengths=shown_lengths)
             outputs["generated_text"] = output_tokenizer.detokenize(shown)
             if decoder_only:
-                outputs["text"] = output_tokenizer.detokenize(tf.concat([token_ids, shown], axis=1))
+                prompt = tf.RaggedTensor.from_tensor(token_ids, lengths=lengths)
+                outputs["text"] = output_tokenizer.detokenize(tf.concat([prompt, shown], axis=1))
         return outputs
 
     if text_in:

@@ -133,7 +133,8 @@ def test_rnn_language_model_token_ids_without_tokenizer(tmp_path):
     served = export_and_load(tmp_path, model, {})
     prompts = np.array([[3, 4, 5], [6, 0, 0]], "int32")
     out = served["generate"](token_ids=tf.constant(prompts), max_new_tokens=tf.constant([4, 4]))
-    assert set(out) == {"generated_token_ids"}
+    assert set(out) == {"generated_token_ids", "generated_lengths"}
+    np.testing.assert_array_equal(out["generated_lengths"], [4, 4])
     expected = model.generate(prompts, 4)
     np.testing.assert_array_equal(out["generated_token_ids"][0], expected[0, 3:7])
     np.testing.assert_array_equal(out["generated_token_ids"][1], expected[1, 1:5])
