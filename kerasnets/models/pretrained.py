@@ -153,7 +153,8 @@ def checkpoint_files(path):
         {"format": "huggingface" | "keras_hub",
          "model_type": "gpt2" | "bert",
          "directory": path, "config": ".../config.json",
-         "weights": [".../model.safetensors"] or [".../model.weights.h5"],
+         "weights": [".../model.safetensors"] or [".../model.weights.h5"] ([] if absent),
+         "architecture": the backbone's constructor arguments read from the config,
          "tokenizer": None, or
              {"kind": "byte_pair", "vocabulary": ".../vocab.json", "merges": ".../merges.txt"}, or
              {"kind": "word_piece", "vocabulary": ".../vocab.txt", "lowercase": True | False}}
@@ -172,6 +173,7 @@ def checkpoint_files(path):
         "directory": checkpoint.directory,
         "config": checkpoint.config_path,
         "weights": list(checkpoint.weight_files),
+        "architecture": dict(checkpoint.architecture),
         "tokenizer": checkpoint.tokenizer_files(),
     }
 
@@ -292,7 +294,7 @@ class _Checkpoint:
                     f"{self.config_path}: model_type '{self.model_type}' is not supported; "
                     "kerasnets reads 'gpt2' and 'bert' checkpoints."
                 )
-            self.weight_files = self._hf_weight_files()
+            self.weight_files = self._hf_weight_files(required=read_weights)
         elif registered.startswith("keras_hub>") or str(config.get("module", "")).startswith("keras_hub"):
             self.format = "keras_hub"
             self.config, backbone_class = _keras_hub_backbone_config(config, self.config_path)
@@ -303,13 +305,13 @@ class _Checkpoint:
                 )
             self.model_type = KERAS_HUB_ARCHITECTURES[backbone_class]
             weights = os.path.join(self.directory, KERAS_HUB_WEIGHTS)
-            if not os.path.isfile(weights):
+            if not os.path.isfile(weights) and read_weights:
                 sharded = os.path.isfile(os.path.join(self.directory, "model.weights.json"))
                 raise ValueError(
                     f"{self.directory} has no {KERAS_HUB_WEIGHTS}"
                     + (" (sharded KerasHub weights are not supported)." if sharded else ".")
                 )
-            self.weight_files = [weights]
+            self.weight_files = [weights] if os.path.isfile(weights) else []
         else:
             raise ValueError(
                 f"{self.config_path}: neither a Hugging Face config (no 'model_type') nor a KerasHub "
@@ -322,7 +324,7 @@ class _Checkpoint:
 
     # ----- files
 
-    def _hf_weight_files(self):
+    def _hf_weight_files(self, required):
         single = os.path.join(self.directory, HF_WEIGHTS)
         index = os.path.join(self.directory, HF_WEIGHTS_INDEX)
         if os.path.isfile(single):
@@ -332,6 +334,8 @@ class _Checkpoint:
             if not shards:
                 raise ValueError(f"{index}: no 'weight_map'.")
             return [os.path.join(self.directory, shard) for shard in shards]
+        if not required:
+            return []
         other = [name for name in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack") if
                  os.path.isfile(os.path.join(self.directory, name))]
         raise ValueError(
