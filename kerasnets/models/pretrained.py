@@ -351,7 +351,8 @@ class _Checkpoint:
             return path if os.path.isfile(path) else None
 
         if self.format == "huggingface":
-            vocabulary_json, merges, vocabulary_txt = existing("vocab.json"), existing("merges.txt"), existing("vocab.txt")
+            vocabulary_json, merges = existing("vocab.json"), existing("merges.txt")
+            vocabulary_txt = existing("vocab.txt")
             tokenizer_config = existing("tokenizer_config.json")
             settings = _read_json(tokenizer_config) if tokenizer_config else {}
         else:
@@ -364,7 +365,8 @@ class _Checkpoint:
             return {"kind": "byte_pair", "vocabulary": vocabulary_json, "merges": merges}
         if vocabulary_txt:
             lowercase_key, default = ("do_lower_case", True) if self.format == "huggingface" else ("lowercase", False)
-            return {"kind": "word_piece", "vocabulary": vocabulary_txt, "lowercase": bool(settings.get(lowercase_key, default))}
+            lowercase = bool(settings.get(lowercase_key, default))
+            return {"kind": "word_piece", "vocabulary": vocabulary_txt, "lowercase": lowercase}
         return None
 
     def tensors(self):
@@ -444,7 +446,8 @@ class _Checkpoint:
                 key: require(key)
                 for key in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim")
             }
-            arguments["max_sequence_length"] = config.get("max_sequence_length", 1024 if self.model_type == "gpt2" else 512)
+            default_length = 1024 if self.model_type == "gpt2" else 512  # KerasHub's defaults
+            arguments["max_sequence_length"] = config.get("max_sequence_length", default_length)
             arguments["dropout"] = config.get("dropout", 0.1)
             # KerasHub's GPT-2 and BERT both use the tanh GELU and these epsilons.
             arguments["activation"] = "gelu_approximate"
@@ -696,7 +699,8 @@ def _plan_hf_gpt2(lm, tensors, head, plan):
             _add(plan, bias, qkv_bias[columns].reshape(heads, head_dim), prefix + "attn.c_attn.bias")
         projection = tensors.get(prefix + "attn.c_proj.weight", (hidden, hidden))
         _add(plan, attention.output_kernel, projection.reshape(heads, head_dim, hidden), prefix + "attn.c_proj.weight")
-        _add(plan, attention.output_bias, tensors.get(prefix + "attn.c_proj.bias", (hidden,)), prefix + "attn.c_proj.bias")
+        name = prefix + "attn.c_proj.bias"
+        _add(plan, attention.output_bias, tensors.get(name, (hidden,)), name)
         _layer_norm(plan, tensors, block.feed_forward_norm, prefix + "ln_2.")
         _feed_forward(plan, tensors, block.feed_forward, prefix + "mlp.c_fc.", prefix + "mlp.c_proj.", transposed=False)
     _layer_norm(plan, tensors, backbone.layer_norm, "ln_f.")
@@ -809,7 +813,9 @@ def _plan_keras_hub_gpt2(lm, tensors, head, plan):
     _keras_hub_variable(plan, tensors, backbone.layer_norm.gamma, "layer_norm/vars/0")
     _keras_hub_variable(plan, tensors, backbone.layer_norm.beta, "layer_norm/vars/1")
     if lm.lm_head is not None:
-        raise ValueError("KerasHub's GPT-2 ties its head to the token embedding; tie_embeddings=False has no weights to load.")
+        raise ValueError(
+            "KerasHub's GPT-2 ties its head to the token embedding; tie_embeddings=False has no weights to load."
+        )
     return lambda name: False
 
 

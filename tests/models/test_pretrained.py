@@ -111,7 +111,7 @@ def test_gpt2_greedy_generation_matches_transformers(hf_gpt2, gpt2_lm):
     assert expected.shape == (1, prompt.shape[1] + 32)
     can_generate_zero = getattr(gpt2_lm, "padding_token_id", 0) is None
     if not can_generate_zero and (expected[0, prompt.shape[1]:] == 0).any():
-        pytest.skip("transformers generated id 0, which GPTCausalLM treats as padding until padding_token_id=None lands")
+        pytest.skip("transformers generated id 0, which GPTCausalLM treats as padding (no padding_token_id=None yet)")
     ours = gpt2_lm.generate(prompt, 32)
     np.testing.assert_array_equal(ours, expected)
 
@@ -145,7 +145,10 @@ def test_bert_pretraining_heads_match_transformers(hf_bert):
     pooled = hf_model.bert.pooler(theirs.hidden_states[-1]).detach().numpy()
     prediction_logits = theirs.prediction_logits.numpy()
     nsp = theirs.seq_relationship_logits.numpy()
-    log_softmax = lambda x: x - np.log(np.sum(np.exp(x - x.max(-1, keepdims=True)), -1, keepdims=True)) - x.max(-1, keepdims=True)  # noqa: E731
+
+    def log_softmax(logits):
+        return torch.log_softmax(torch.tensor(logits), dim=-1).numpy()
+
     real = padding.astype(bool)
     differences = {
         "sequence": _max_difference(np.asarray(features["sequence_output"])[real], sequence[real]),
@@ -155,7 +158,9 @@ def test_bert_pretraining_heads_match_transformers(hf_bert):
             np.log(np.asarray(probabilities["mlm_probabilities"]))[real], log_softmax(prediction_logits)[real]
         ),
         "nsp logits": _max_difference(nsp_logits, nsp),
-        "nsp log-probabilities": _max_difference(np.log(np.asarray(probabilities["nsp_probabilities"])), log_softmax(nsp)),
+        "nsp log-probabilities": _max_difference(
+            np.log(np.asarray(probabilities["nsp_probabilities"])), log_softmax(nsp)
+        ),
     }
     print("BERT vs transformers, max |Δ|:", differences)
     assert max(differences.values()) < TOLERANCE
@@ -166,7 +171,11 @@ def test_bert_classifier_and_backbone_heads(hf_bert):
     classifier = from_pretrained(directory, head="classifier", num_classes=3, dropout=0.0)
     backbone = from_pretrained(directory)
     assert type(backbone).__name__ == "BertBackbone" and type(classifier).__name__ == "BertClassifier"
-    inputs = {"token_ids": _token_ids(2, 6, seed=2), "segment_ids": np.zeros((2, 6), "int32"), "padding_mask": np.ones((2, 6), "int32")}
+    inputs = {
+        "token_ids": _token_ids(2, 6, seed=2),
+        "segment_ids": np.zeros((2, 6), "int32"),
+        "padding_mask": np.ones((2, 6), "int32"),
+    }
     assert classifier(inputs).shape == (2, 3)
     np.testing.assert_allclose(
         classifier.backbone(inputs)["pooled_output"], backbone(inputs)["pooled_output"], atol=1e-6
@@ -210,7 +219,8 @@ def _rewritten(source, target, tensors, config_changes=None):
     with open(os.path.join(target, "config.json"), "w") as handle:
         json.dump(config, handle)
     if tensors is not None:
-        safetensors_numpy.save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, os.path.join(target, "model.safetensors"))
+        contiguous = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+        safetensors_numpy.save_file(contiguous, os.path.join(target, "model.safetensors"))
     else:
         shutil.copy(os.path.join(source, "model.safetensors"), target)
     return str(target)
@@ -224,7 +234,8 @@ def test_missing_tensor_names_key_and_file(hf_gpt2, tmp_path):
     tensors = safetensors_numpy.load_file(os.path.join(directory, "model.safetensors"))
     del tensors["transformer.h.1.mlp.c_fc.bias"]
     broken = _rewritten(directory, tmp_path / "missing", tensors)
-    with pytest.raises(ValueError, match=r"Missing tensor 'transformer\.h\.1\.mlp\.c_fc\.bias' in .*missing.*model\.safetensors"):
+    expected = r"Missing tensor 'transformer\.h\.1\.mlp\.c_fc\.bias' in .*missing.*model\.safetensors"
+    with pytest.raises(ValueError, match=expected):
         from_pretrained(broken)
 
 
@@ -346,7 +357,10 @@ def test_keras_file_round_trip_needs_no_custom_objects(gpt2_lm, tmp_path):
         ("bert_small", dict(num_hidden_layers=4, hidden_size=512, num_attention_heads=8, intermediate_size=2048)),
         ("bert_medium", dict(num_hidden_layers=8, hidden_size=512, num_attention_heads=8, intermediate_size=2048)),
         ("bert_base_uncased", dict()),
-        ("bert_large_uncased", dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096)),
+        (
+            "bert_large_uncased",
+            dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096),
+        ),
     ],
 )
 def test_published_bert_configs_map_to_presets(tmp_path, preset, config):
@@ -399,19 +413,34 @@ def keras_hub():
     return pytest.importorskip("keras_hub")
 
 
+KERAS_HUB_TINY = dict(
+    vocabulary_size=VOCABULARY,
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=32,
+    intermediate_dim=64,
+    max_sequence_length=64,
+    dropout=0.0,
+)
+
+
 def _randomize(model, seed, scale=0.3):
     rng = np.random.RandomState(seed)
     model.set_weights([rng.normal(0, scale, w.shape).astype(w.dtype) for w in model.get_weights()])
 
 
 def test_gpt2_matches_keras_hub(keras_hub, tmp_path):
-    theirs = keras_hub.models.GPT2Backbone(
-        vocabulary_size=VOCABULARY, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64, max_sequence_length=64, dropout=0.0
-    )
+    theirs = keras_hub.models.GPT2Backbone(**KERAS_HUB_TINY)
     _randomize(theirs, seed=4)
-    theirs.save_to_preset(str(tmp_path / "preset"))
+    # A task preset: config.json is the backbone's, task.json the task's.
+    keras_hub.models.GPT2CausalLM(backbone=theirs, preprocessor=None).save_to_preset(str(tmp_path / "preset"))
     lm = from_pretrained(str(tmp_path / "preset"))
     assert checkpoint_files(tmp_path / "preset")["format"] == "keras_hub"
+    # A config.json naming the task class (its config holds the backbone's) reads the same.
+    shutil.copytree(tmp_path / "preset", tmp_path / "task_config")
+    shutil.copy(tmp_path / "preset" / "task.json", tmp_path / "task_config" / "config.json")
+    task_config = checkpoint_files(tmp_path / "task_config")
+    assert task_config["architecture"] == checkpoint_files(tmp_path / "preset")["architecture"]
     ids = _token_ids(2, 12, seed=5)
     padding = np.ones_like(ids)
     ids[1, 8:], padding[1, 8:] = 0, 0
@@ -423,9 +452,7 @@ def test_gpt2_matches_keras_hub(keras_hub, tmp_path):
 
 
 def test_bert_matches_keras_hub(keras_hub, tmp_path):
-    theirs = keras_hub.models.BertBackbone(
-        vocabulary_size=VOCABULARY, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64, max_sequence_length=64, dropout=0.0
-    )
+    theirs = keras_hub.models.BertBackbone(**KERAS_HUB_TINY)
     _randomize(theirs, seed=6, scale=0.2)
     theirs.save_to_preset(str(tmp_path / "preset"))
     ours = from_pretrained(str(tmp_path / "preset"))
@@ -438,7 +465,9 @@ def test_bert_matches_keras_hub(keras_hub, tmp_path):
     expected, actual = theirs(inputs), ours(inputs)
     real = padding.astype(bool)
     differences = {
-        "sequence": _max_difference(np.asarray(actual["sequence_output"])[real], np.asarray(expected["sequence_output"])[real]),
+        "sequence": _max_difference(
+            np.asarray(actual["sequence_output"])[real], np.asarray(expected["sequence_output"])[real]
+        ),
         "pooled": _max_difference(actual["pooled_output"], expected["pooled_output"]),
     }
     print("BERT vs KerasHub, max |Δ|:", differences)
