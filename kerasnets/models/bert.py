@@ -13,13 +13,13 @@ _BERT_COMMON = dict(vocabulary_size=30522, max_sequence_length=512, num_segments
 PRESETS = {
     # Devlin et al. 2019: 109,482,240 parameters in the backbone.
     "bert_base_uncased": dict(_BERT_COMMON, num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),
-    # 335,141,888 parameters in the backbone.
-    "bert_large_uncased": dict(_BERT_COMMON, num_layers=24, num_heads=16, hidden_dim=1024, intermediate_dim=4096),
     # The small BERTs of Turc et al. 2019 ("Well-Read Students Learn Better"); heads = H / 64.
     "bert_tiny": dict(_BERT_COMMON, num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512),
     "bert_mini": dict(_BERT_COMMON, num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024),
     "bert_small": dict(_BERT_COMMON, num_layers=4, num_heads=8, hidden_dim=512, intermediate_dim=2048),
     "bert_medium": dict(_BERT_COMMON, num_layers=8, num_heads=8, hidden_dim=512, intermediate_dim=2048),
+    # BERT-Large (Devlin et al. 2019): 335,141,888 parameters in the backbone.
+    "bert_large_uncased": dict(_BERT_COMMON, num_layers=24, num_heads=16, hidden_dim=1024, intermediate_dim=4096),
 }
 HEADS = (None, "pretraining", "classifier")
 

@@ -97,6 +97,21 @@ def test_gpt2_logits_match_transformers(hf_gpt2, gpt2_lm):
     assert np.std(full) > 1.0  # the comparison is not between near-zero numbers
 
 
+def test_untied_gpt2_head_loads(tmp_path):
+    torch.manual_seed(2)
+    config = transformers.GPT2Config(
+        n_layer=1, n_head=2, n_embd=16, vocab_size=50, n_positions=16, tie_word_embeddings=False, initializer_range=0.2
+    )
+    hf_model = transformers.GPT2LMHeadModel(config).eval()
+    hf_model.save_pretrained(tmp_path, safe_serialization=True)
+    lm = from_pretrained(str(tmp_path))
+    assert lm.lm_head is not None
+    ids = np.random.RandomState(3).randint(1, 50, size=(1, 9))
+    with torch.no_grad():
+        expected = hf_model(torch.tensor(ids, dtype=torch.long)).logits.numpy()
+    assert _max_difference(lm.logits(lm.backbone(ids)), expected) < TOLERANCE
+
+
 def test_gpt2_greedy_generation_matches_transformers(hf_gpt2, gpt2_lm):
     hf_model, _ = hf_gpt2
     prompt = np.array([[17, 42, 99, 5, 250]], dtype="int32")
