@@ -37,6 +37,7 @@ from keras import ops
 
 from kerasnets import samplers as samplers_lib
 from kerasnets.models.dtype_policy import DTypePolicyConfig
+from kerasnets.samplers.sampler import fill_id
 
 
 def static_int(value):
@@ -119,25 +120,32 @@ class _Generates(DTypePolicyConfig):
                     tf.TensorSpec([], tf.int32),
                     tf.TensorSpec([], tf.int32),
                     tf.TensorSpec([], tf.int32),
+                    tf.TensorSpec([None, None], tf.bool),
                 ]
             )
-            def run(token_ids, max_new_tokens, end_token_id, seed, start_token_id):
+            def run(token_ids, max_new_tokens, end_token_id, seed, start_token_id, padding_mask):
                 step_sampler = sampler_class.from_config({**config, "seed": seed} if seeded else config)
                 end = end_token_id if has_end_token else None
-                return pure_generate(model_ref(), token_ids, max_new_tokens, step_sampler, end, start_token_id)
+                return pure_generate(
+                    model_ref(), token_ids, max_new_tokens, step_sampler, end, start_token_id, padding_mask
+                )
 
             cache[key] = run
         return cache[key], seeded
 
-    def _run_generate(self, pure_generate, token_ids, count, sampler, end_token_id, start_token_id=0):
+    def _run_generate(
+        self, pure_generate, token_ids, count, sampler, end_token_id, start_token_id=0, padding_mask=None
+    ):
+        if padding_mask is None:
+            padding_mask = ops.not_equal(token_ids, 0)
         if keras.backend.backend() != "tensorflow":
-            return pure_generate(self, token_ids, count, sampler, end_token_id, start_token_id)
+            return pure_generate(self, token_ids, count, sampler, end_token_id, start_token_id, padding_mask)
         run, seeded = self._traced(sampler, end_token_id is not None, pure_generate)
         seed = sampler.get_config().get("seed") if seeded else None
         if seed is None:
             seed = random.randrange(2**31)
         end = 0 if end_token_id is None else int(end_token_id)
-        result = run(token_ids, count, end, int(seed) % 2**31, int(start_token_id))
+        result = run(token_ids, count, end, int(seed) % 2**31, int(start_token_id), ops.cast(padding_mask, "bool"))
         return keras.tree.map_structure(np.asarray, result)
 
 
@@ -145,18 +153,30 @@ class CausalLM(_Generates, keras.Model):
     """A decoder-only language model; subclasses build the graph and the cached step.
 
     Attributes a subclass sets: `vocabulary_size`, `max_sequence_length`
-    (None when unlimited, as for recurrent models).
+    (None when unlimited, as for recurrent models), `padding_token_id` (0;
+    None for a vocabulary without a padding id, such as GPT-2's, where id 0 is
+    a real token: prompts then say which positions are real with `padding_mask`).
     """
 
     max_sequence_length = None
+    padding_token_id = 0
+
+    def prompt_mask(self, token_ids, padding_mask=None):
+        """Bool `(B, T)`, True at prompt tokens: `padding_mask` when given, else
+        `token_ids != padding_token_id` (every position when there is no padding id)."""
+        if padding_mask is not None:
+            return ops.cast(padding_mask, "bool")
+        if self.padding_token_id is None:
+            return ops.ones(ops.shape(token_ids), dtype="bool")
+        return ops.not_equal(token_ids, self.padding_token_id)
 
     def call_with_cache(self, token_ids, cache, index):
         raise NotImplementedError
 
-    def build_cache(self, token_ids, length):
+    def build_cache(self, token_ids, length, padding_mask=None):
         raise NotImplementedError
 
-    def generate_ids(self, token_ids, max_new_tokens, sampler=None, end_token_id=None):
+    def generate_ids(self, token_ids, max_new_tokens, sampler=None, end_token_id=None, padding_mask=None):
         """The graph-pure decoding loop: `(B, T)` right-padded prompts → `(B, T + max_new_tokens)`.
 
         `max_new_tokens` and `end_token_id` may be scalar tensors and the
@@ -164,7 +184,8 @@ class CausalLM(_Generates, keras.Model):
         with unknown shapes (the exported `generate`/`sample` signatures).
         Nothing is written at positions ≥ `max_sequence_length`; callers
         check the context beforehand (`generate` raises, the signatures
-        answer 400).
+        answer 400). `padding_mask` `(B, T)` marks the prompt tokens (right-padded);
+        default `prompt_mask(token_ids)`.
         """
         sampler = self._sampler(sampler)
         token_ids = ops.cast(token_ids, "int32")
@@ -173,9 +194,11 @@ class CausalLM(_Generates, keras.Model):
         length = total if self.max_sequence_length is None else ops.minimum(total, self.max_sequence_length)
         buffer = ops.concatenate([token_ids, ops.zeros((batch_size, max_new_tokens), dtype="int32")], axis=1)
         buffer = buffer[:, :length]
-        mask = ops.not_equal(buffer, 0)
-        prompt_lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
-        cache, first_index = self.build_cache(token_ids, length)
+        padding_mask = self.prompt_mask(token_ids, padding_mask)
+        mask = ops.concatenate([padding_mask, ops.zeros((batch_size, max_new_tokens), dtype="bool")], axis=1)
+        mask = mask[:, :length]
+        prompt_lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
+        cache, first_index = self.build_cache(token_ids, length, padding_mask)
         result = sampler(
             one_step_logits(self),
             buffer,
@@ -184,22 +207,28 @@ class CausalLM(_Generates, keras.Model):
             mask,
             end_token_id=end_token_id,
             lengths=prompt_lengths + max_new_tokens,
+            padding_id=self.padding_token_id,
         )
-        return _pad_to(result, total)
+        return _pad_to(result, total, fill_id(self.padding_token_id, end_token_id))
 
-    def generate(self, token_ids, max_new_tokens, sampler=None, end_token_id=None):
+    def generate(self, token_ids, max_new_tokens, sampler=None, end_token_id=None, padding_mask=None):
         """Continue right-padded prompts `token_ids` `(B, T)` by `max_new_tokens` tokens.
 
         Args:
-            token_ids: Int prompts, 0 = padding; every row needs ≥ 1 token.
+            token_ids: Int prompts, right-padded (with `padding_token_id`, 0
+                unless the model has none); every row needs ≥ 1 token.
             max_new_tokens: How many tokens each row gets.
             sampler: A `kerasnets.samplers.Sampler` or its name; default the
                 one given to `compile(sampler=…)`, else greedy.
-            end_token_id: Optional id that ends a row (kept; 0 after it).
+            end_token_id: Optional id that ends a row (kept; padding after it).
+            padding_mask: Optional `(B, T)` bool/int, 1 at prompt tokens (a
+                prefix of each row); needed for batches of unequal prompts when
+                the model has no padding id.
 
         Returns:
             int32 NumPy ids `(B, T + max_new_tokens)`: each row's prompt, its
-            new tokens right after it, then 0. A `BeamSampler(return_all_beams=True)`
+            new tokens right after it, then padding (0; with no padding id, the
+            end token, else 0). A `BeamSampler(return_all_beams=True)`
             returns `(ids (B, W, T + max_new_tokens), scores (B, W))`.
         """
         count = check_max_new_tokens(max_new_tokens)
@@ -209,22 +238,38 @@ class CausalLM(_Generates, keras.Model):
                 f"{token_ids.shape[1]} prompt positions + max_new_tokens={count} exceed the "
                 f"max_sequence_length={self.max_sequence_length} of '{self.name}'."
             )
-        if not np.all(np.count_nonzero(np.asarray(token_ids), axis=1)):
+        mask = np.asarray(self.prompt_mask(token_ids, _as_padding_mask(padding_mask, token_ids)))
+        if not np.all(mask[:, 0]):
             raise ValueError("Every prompt needs at least one token (a row of padding has nothing to continue).")
-        return self._run_generate(_generate_ids, token_ids, count, self._sampler(sampler), end_token_id)
+        if np.any(mask[:, 1:] & ~mask[:, :-1]):
+            raise ValueError("padding_mask must mark a prefix of each row (prompts are right-padded).")
+        return self._run_generate(
+            _generate_ids, token_ids, count, self._sampler(sampler), end_token_id, padding_mask=mask
+        )
 
 
-def _generate_ids(model, token_ids, max_new_tokens, sampler, end_token_id, start_token_id=None):
-    return model.generate_ids(token_ids, max_new_tokens, sampler, end_token_id)
+def _as_padding_mask(padding_mask, token_ids):
+    if padding_mask is None:
+        return None
+    padding_mask = np.asarray(padding_mask)
+    if padding_mask.shape != tuple(token_ids.shape):
+        raise ValueError(
+            f"padding_mask must have the shape of token_ids {tuple(token_ids.shape)}, got {padding_mask.shape}."
+        )
+    return padding_mask.astype(bool)
 
 
-def _pad_to(result, width):
-    """Right-pads the id buffer(s) of a sampler's result with 0 up to `width` positions."""
+def _generate_ids(model, token_ids, max_new_tokens, sampler, end_token_id, start_token_id=None, padding_mask=None):
+    return model.generate_ids(token_ids, max_new_tokens, sampler, end_token_id, padding_mask)
+
+
+def _pad_to(result, width, fill=0):
+    """Right-pads the id buffer(s) of a sampler's result with `fill` up to `width` positions."""
 
     def pad(ids):
         missing = width - ops.shape(ids)[-1]
-        zeros = ops.zeros(tuple(ops.shape(ids)[:-1]) + (missing,), dtype=ids.dtype)
-        return ops.concatenate([ids, zeros], axis=-1)
+        filler = ops.full(tuple(ops.shape(ids)[:-1]) + (missing,), fill, dtype=ids.dtype)
+        return ops.concatenate([ids, filler], axis=-1)
 
     if isinstance(result, (tuple, list)):
         return (pad(result[0]), *result[1:])

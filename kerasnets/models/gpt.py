@@ -159,6 +159,10 @@ class GPTCausalLM(BackboneTask, CausalLM):
         backbone: A `GPTBackbone`.
         tie_embeddings: Project onto the vocabulary with the token embedding
             (no extra weights); otherwise a separate bias-free `lm_head`.
+        padding_token_id: The id prompts are padded with and that is never
+            generated (0, as in every kerasnets tokenizer); None for a
+            vocabulary with no padding id (GPT-2's: id 0 is "!"), where
+            `generate(…, padding_mask=…)` says which prompt positions are real.
 
     Example:
 
@@ -167,7 +171,7 @@ class GPTCausalLM(BackboneTask, CausalLM):
     (1, 7)
     """
 
-    def __init__(self, backbone, tie_embeddings=True, **kwargs):
+    def __init__(self, backbone, tie_embeddings=True, padding_token_id=0, **kwargs):
         self.backbone = backbone
         self.lm_head = (
             None
@@ -182,6 +186,7 @@ class GPTCausalLM(BackboneTask, CausalLM):
         kwargs.setdefault("name", "gpt")
         super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
         self.tie_embeddings = tie_embeddings
+        self.padding_token_id = None if padding_token_id is None else int(padding_token_id)
         self.vocabulary_size = backbone.vocabulary_size
         self.max_sequence_length = backbone.max_sequence_length
 
@@ -209,17 +214,18 @@ class GPTCausalLM(BackboneTask, CausalLM):
         logits = self.logits(keras.ops.reshape(x, (-1, x.shape[-1])))
         return keras.ops.reshape(logits, (-1, x.shape[1], logits.shape[-1])), updated
 
-    def build_cache(self, token_ids, length):
+    def build_cache(self, token_ids, length, padding_mask=None):
         """Prefill: the prompts run once, written at 0 into empty caches of `length` positions;
-        decoding starts at the shortest prompt's end."""
+        decoding starts at the shortest prompt's end (what lies after a longer row's
+        padding is rewritten, one position at a time, before anything attends to it)."""
         batch_size = keras.ops.shape(token_ids)[0]
         empty = [block.self_attention.empty_cache(batch_size, length) for block in self.backbone.transformer_layers]
         _, cache = self.call_with_cache(token_ids, empty, 0)
-        prompt_lengths = keras.ops.sum(keras.ops.cast(keras.ops.not_equal(token_ids, 0), "int32"), axis=1)
+        prompt_lengths = keras.ops.sum(keras.ops.cast(self.prompt_mask(token_ids, padding_mask), "int32"), axis=1)
         return cache, keras.ops.maximum(keras.ops.min(prompt_lengths), 1)
 
     def get_config(self):
-        return {**super().get_config(), "tie_embeddings": self.tie_embeddings}
+        return {**super().get_config(), "tie_embeddings": self.tie_embeddings, "padding_token_id": self.padding_token_id}
 
 
 @with_presets(PRESETS)

@@ -95,7 +95,7 @@ class RNNLanguageModel(CausalLM):
             outputs.append(self.output_layer(x))
         return ops.stack(outputs, axis=1), states
 
-    def build_cache(self, token_ids, length):
+    def build_cache(self, token_ids, length, padding_mask=None):
         """Zero states; the loop starts at position 1 so the states see every prompt token."""
         batch_size = ops.shape(token_ids)[0]
         states = [list(keras.tree.flatten(layer.cell.get_initial_state(batch_size))) for layer in self.recurrent_layers]

@@ -107,5 +107,5 @@ class Seq2SeqLM(_Generates, keras.Model):
         )
 
 
-def _generate_ids(model, source_ids, max_new_tokens, sampler, end_token_id, start_token_id):
+def _generate_ids(model, source_ids, max_new_tokens, sampler, end_token_id, start_token_id, padding_mask=None):
     return model.generate_ids(source_ids, max_new_tokens, sampler, end_token_id, start_token_id)

@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from kerasnets.ops import update_along_axis
-from kerasnets.samplers.sampler import Sampler, any_row_left, check_positive, forbid_padding, row_lengths
+from kerasnets.samplers.sampler import Sampler, any_row_left, check_positive, fill_id, forbid_padding, row_lengths
 
 
 def _tile_rows(x, times):
@@ -21,7 +21,7 @@ class BeamSampler(Sampler):
     and the `num_beams` best (b, v) of the row are kept; the cache is
     reordered with them (every cache leaf is batch-major, tiled to
     `B · num_beams` rows). A prompt position or a finished beam has one
-    continuation of log-probability 0 (its prompt token, or padding), so only
+    continuation of log-probability 0 (its prompt token, or the fill id), so only
     generated tokens score. At the end beams are ranked by
     `s / n^length_penalty` (n = the beam's generated tokens; 0 ranks by the sum).
 
@@ -42,7 +42,7 @@ class BeamSampler(Sampler):
         self.return_all_beams = bool(return_all_beams)
         self.length_penalty = float(length_penalty)
 
-    def __call__(self, next, token_ids, cache, index, mask, end_token_id=None, lengths=None):
+    def __call__(self, next, token_ids, cache, index, mask, end_token_id=None, lengths=None, padding_id=0):
         width = self.num_beams
         token_ids = ops.cast(token_ids, "int32")
         batch_size, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
@@ -55,19 +55,20 @@ class BeamSampler(Sampler):
         scores = ops.where(first_beam, 0.0, float("-inf")) * ops.ones((batch_size, 1))
         finished = ops.zeros((batch_size * width,), dtype="bool")
         row_offsets = ops.expand_dims(ops.arange(batch_size) * width, 1)
+        fill = fill_id(padding_id, end_token_id)
 
         def unfinished(i, ids, cache, scores, finished):
             return any_row_left(i, length, finished, lengths)
 
         def step(i, ids, cache, scores, finished):
             logits, cache = next(ids, cache, i)
-            log_probabilities = forbid_padding(ops.log_softmax(ops.cast(logits, "float32"), axis=-1))
+            log_probabilities = forbid_padding(ops.log_softmax(ops.cast(logits, "float32"), axis=-1), padding_id)
             vocabulary_size = ops.shape(log_probabilities)[-1]
             in_prompt = ops.take(mask, i, axis=1)
             done = ops.logical_or(finished, i >= lengths)
             # A prompt position or a finished beam continues one way, at no cost.
             forced = ops.logical_or(in_prompt, done)
-            forced_token = ops.where(in_prompt, ops.take(ids, i, axis=1), 0)
+            forced_token = ops.where(in_prompt, ops.take(ids, i, axis=1), fill)
             only_forced = ops.where(
                 ops.expand_dims(forced_token, 1) == ops.expand_dims(ops.arange(vocabulary_size), 0),
                 0.0,
@@ -92,7 +93,9 @@ class BeamSampler(Sampler):
         _, ids, _, scores, _ = ops.while_loop(unfinished, step, (start, ids, cache, scores, finished))
         ids = ops.reshape(ids, (batch_size, width, length))
         if self.length_penalty:
-            generated = ops.logical_and(ops.not_equal(ids, 0), ops.logical_not(ops.reshape(mask, (batch_size, width, length))))
+            generated = ops.logical_and(
+                ops.not_equal(ids, fill), ops.logical_not(ops.reshape(mask, (batch_size, width, length)))
+            )
             counts = ops.maximum(ops.sum(ops.cast(generated, "float32"), axis=-1), 1.0)
             scores = scores / ops.power(counts, self.length_penalty)
             scores, order = ops.top_k(scores, width, sorted=True)

@@ -11,10 +11,20 @@ def negative_infinity_like(x):
     return ops.full_like(x, float("-inf"))
 
 
-def forbid_padding(logits):
-    """Logits `(B, V)` with id 0 (padding) set to -∞: it is never generated."""
-    is_padding = ops.expand_dims(ops.arange(ops.shape(logits)[-1]) == 0, 0)
+def forbid_padding(logits, padding_id=0):
+    """Logits `(B, V)` with the padding id's column set to -∞: it is never generated.
+    A model without a padding id (`padding_id=None`, e.g. GPT-2's vocabulary) keeps every column."""
+    if padding_id is None:
+        return logits
+    is_padding = ops.expand_dims(ops.arange(ops.shape(logits)[-1]) == padding_id, 0)
     return ops.where(is_padding, negative_infinity_like(logits), logits)
+
+
+def fill_id(padding_id, end_token_id):
+    """What finished rows are filled with: the padding id, else the end token, else 0."""
+    if padding_id is not None:
+        return padding_id
+    return 0 if end_token_id is None else end_token_id
 
 
 def per_row(value, dtype):
@@ -46,12 +56,13 @@ class Sampler:
             token_ids[:, i] = prompt token where mask[:, i], else choose(logits, i)
 
     A row is finished after it generates `end_token_id`, or at position
-    `lengths[row]`; finished rows get 0. The loop is `keras.ops.while_loop`
+    `lengths[row]`; finished rows get the padding id (0; with `padding_id=None`,
+    the end token, else 0). The loop is `keras.ops.while_loop`
     (no XLA-only op), so it traces inside a `tf.function` with unknown
     shapes and exports as a served signature.
 
     Subclasses implement `choose(logits, index) -> (B,) int32` on float32
-    logits whose padding column is already -∞, and `get_config`.
+    logits whose padding column is already -∞ (when there is a padding id), and `get_config`.
 
     Args of a call:
         next: `next(token_ids, cache, index) -> (logits (B, V), cache)`.
@@ -60,24 +71,27 @@ class Sampler:
         index: The first position to fill (a scalar).
         mask: `(B, L)` bool, True where the buffer holds a prompt token to keep.
         end_token_id: Optional id that finishes a row (it is kept).
-        lengths: Optional `(B,)` int: positions ≥ `lengths[row]` stay 0.
+        lengths: Optional `(B,)` int: positions ≥ `lengths[row]` are not generated.
+        padding_id: The id that is never generated and fills finished rows;
+            None: the vocabulary has no padding id (every id may be generated).
     """
 
-    def __call__(self, next, token_ids, cache, index, mask, end_token_id=None, lengths=None):
+    def __call__(self, next, token_ids, cache, index, mask, end_token_id=None, lengths=None, padding_id=0):
         token_ids = ops.cast(token_ids, "int32")
         batch_size, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         lengths = row_lengths(token_ids, lengths)
         finished = ops.zeros((batch_size,), dtype="bool")
+        fill = fill_id(padding_id, end_token_id)
 
         def unfinished(i, ids, cache, finished):
             return any_row_left(i, length, finished, lengths)
 
         def step(i, ids, cache, finished):
             logits, cache = next(ids, cache, i)
-            chosen = ops.cast(self.choose(forbid_padding(ops.cast(logits, "float32")), i), "int32")
+            chosen = ops.cast(self.choose(forbid_padding(ops.cast(logits, "float32"), padding_id), i), "int32")
             in_prompt = ops.take(mask, i, axis=1)
             done = ops.logical_or(finished, i >= lengths)
-            column = ops.where(in_prompt, ops.take(ids, i, axis=1), ops.where(done, 0, chosen))
+            column = ops.where(in_prompt, ops.take(ids, i, axis=1), ops.where(done, fill, chosen))
             ids = update_along_axis(ids, ops.expand_dims(column, 1), i, axis=1)
             if end_token_id is not None:
                 generated = ops.logical_not(ops.logical_or(in_prompt, done))
