@@ -109,7 +109,9 @@ def from_pretrained(path_or_name, head=None, num_classes=2, download=None, **ove
             the backbone or to the task model, whichever takes them.
 
     Returns:
-        GPT-2: a `GPTCausalLM` (tied head unless the config unties it).
+        GPT-2: a `GPTCausalLM` (tied head unless the config unties it) with
+        `padding_token_id=None`: id 0 is a real token, so batches of unequal
+        prompts pass `generate(…, padding_mask=…)`.
         BERT: a `BertBackbone`, `BertPretrainer` or `BertClassifier`.
 
     Raises:
@@ -543,7 +545,7 @@ class _Checkpoint:
         task_kwargs = {key: value for key, value in overrides.items() if key in task_arguments}
         if task_class is GPTCausalLM:
             task_kwargs.setdefault("tie_embeddings", self.tied())
-            task_kwargs.update(_gpt_padding_arguments())
+            task_kwargs.setdefault("padding_token_id", None)  # GPT-2 has no padding id: 0 is "!"
         if task_class is BertClassifier:
             task_kwargs["num_classes"] = num_classes
         return task_class(backbone, **task_kwargs, **shared, name=name)
@@ -588,13 +590,6 @@ def _arguments_of(cls):
         for name, parameter in inspect.signature(cls.__init__).parameters.items()
         if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
     }
-
-
-def _gpt_padding_arguments():
-    """GPT-2 has no padding token: id 0 ("!") is a real token (when GPTCausalLM can be told so)."""
-    if "padding_token_id" in _arguments_of(GPTCausalLM):
-        return {"padding_token_id": None}
-    return {}
 
 
 def _head_of(model):

@@ -112,23 +112,44 @@ def test_untied_gpt2_head_loads(tmp_path):
     assert _max_difference(lm.logits(lm.backbone(ids)), expected) < TOLERANCE
 
 
-def test_gpt2_greedy_generation_matches_transformers(hf_gpt2, gpt2_lm):
-    hf_model, _ = hf_gpt2
-    prompt = np.array([[17, 42, 99, 5, 250]], dtype="int32")
+def _hf_greedy(hf_model, prompt, max_new_tokens=32):
     with torch.no_grad():
-        expected = hf_model.generate(
+        return hf_model.generate(
             torch.tensor(prompt, dtype=torch.long),
             attention_mask=torch.ones(prompt.shape, dtype=torch.long),
             do_sample=False,
-            max_new_tokens=32,
+            max_new_tokens=max_new_tokens,
             pad_token_id=VOCABULARY - 1,
         ).numpy()
+
+
+def test_gpt2_greedy_generation_matches_transformers(hf_gpt2, gpt2_lm):
+    hf_model, _ = hf_gpt2
+    assert gpt2_lm.padding_token_id is None  # GPT-2's id 0 is a token
+    prompt = np.array([[17, 0, 99, 5, 250]], dtype="int32")  # with an id 0 inside
+    expected = _hf_greedy(hf_model, prompt)
     assert expected.shape == (1, prompt.shape[1] + 32)
-    can_generate_zero = getattr(gpt2_lm, "padding_token_id", 0) is None
-    if not can_generate_zero and (expected[0, prompt.shape[1]:] == 0).any():
-        pytest.skip("transformers generated id 0, which GPTCausalLM treats as padding (no padding_token_id=None yet)")
-    ours = gpt2_lm.generate(prompt, 32)
-    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_array_equal(gpt2_lm.generate(prompt, 32), expected)
+    # Unequal prompts in one batch, right-padded, with padding_mask: each row as transformers alone.
+    batch = np.array([[17, 0, 99, 5, 250], [8, 0, 31, 0, 0]], dtype="int32")
+    padding_mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype="int32")
+    ours = gpt2_lm.generate(batch, 32, padding_mask=padding_mask)
+    np.testing.assert_array_equal(ours[0], expected[0])
+    np.testing.assert_array_equal(ours[1, : 3 + 32], _hf_greedy(hf_model, batch[1:, :3])[0])
+
+
+def test_gpt2_generates_id_zero(hf_gpt2, tmp_path):
+    # Push every hidden state towards E[0] (final layer norm's bias), so "!" (id 0) wins every step.
+    hf_model, directory = hf_gpt2
+    tensors = safetensors_numpy.load_file(os.path.join(directory, "model.safetensors"))
+    wte = tensors["transformer.wte.weight"]
+    tensors["transformer.ln_f.bias"] = (20.0 * wte[0] / np.linalg.norm(wte[0])).astype("float32")
+    path = _rewritten(directory, tmp_path / "zero", tensors)
+    favouring_zero = transformers.GPT2LMHeadModel.from_pretrained(path).eval()
+    prompt = np.array([[17, 42, 99]], dtype="int32")
+    expected = _hf_greedy(favouring_zero, prompt, max_new_tokens=8)
+    assert (expected[0, 3:] == 0).all()
+    np.testing.assert_array_equal(from_pretrained(path).generate(prompt, 8), expected)
 
 
 def test_bert_pretraining_heads_match_transformers(hf_bert):
@@ -359,6 +380,7 @@ def test_keras_file_round_trip_needs_no_custom_objects(gpt2_lm, tmp_path):
     assert gpt2_lm.backbone.get_config()["activation"] == "gelu_approximate"
     reloaded = assert_reloads_identically(gpt2_lm, _token_ids(2, 8, seed=3), tmp_path, atol=1e-5)
     assert reloaded.backbone.activation == "gelu_approximate"
+    assert reloaded.padding_token_id is None
 
 
 # --------------------------------------------------------------------------- configs and files
