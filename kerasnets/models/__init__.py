@@ -9,6 +9,9 @@ models too (their `summary()` shows the layer graph) and own their parts and
 their decoding: `GPTCausalLM` (with a `GPTBackbone`), `RNNLanguageModel`
 (both `CausalLM`s), `TransformerSeq2Seq`, `RNNSeq2Seq` (both `Seq2SeqLM`s),
 and `BertBackbone`, `BertClassifier`, `BertPretrainer`.
+
+`from_pretrained(path_or_name)` puts published GPT-2 / BERT weights (a Hugging
+Face checkpoint or a KerasHub preset) on these classes (`models.pretrained`).
 """
 
 import importlib
@@ -40,6 +43,7 @@ del _name, _module
 from kerasnets.models.bert import BertBackbone, BertClassifier, BertPretrainer  # noqa: E402
 from kerasnets.models.causal_lm import CausalLM  # noqa: E402
 from kerasnets.models.gpt import GPTBackbone, GPTCausalLM  # noqa: E402
+from kerasnets.models.pretrained import checkpoint_files, from_pretrained, load_pretrained_weights  # noqa: E402
 from kerasnets.models.rnn_language_model import RNNLanguageModel  # noqa: E402
 from kerasnets.models.seq2seq import RNNSeq2Seq  # noqa: E402
 from kerasnets.models.seq2seq_lm import Seq2SeqLM  # noqa: E402

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnets.layers import activations
 from kerasnets.layers.bias_add import BiasAdd
 from kerasnets.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnets.layers.transformer_encoder_block import TransformerEncoderBlock
@@ -17,6 +18,8 @@ PRESETS = {
     "bert_mini": dict(_BERT_COMMON, num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024),
     "bert_small": dict(_BERT_COMMON, num_layers=4, num_heads=8, hidden_dim=512, intermediate_dim=2048),
     "bert_medium": dict(_BERT_COMMON, num_layers=8, num_heads=8, hidden_dim=512, intermediate_dim=2048),
+    # BERT-Large (Devlin et al. 2019): 335,141,888 parameters in the backbone.
+    "bert_large_uncased": dict(_BERT_COMMON, num_layers=24, num_heads=16, hidden_dim=1024, intermediate_dim=4096),
 }
 HEADS = (None, "pretraining", "classifier")
 
@@ -47,6 +50,8 @@ class BertBackbone(DTypePolicyConfig, keras.Model):
         num_segments: Segment (token type) embeddings; 2 for sentence pairs.
         dropout: Dropout everywhere (0.1 in the paper).
         layer_norm_epsilon: Epsilon of every layer normalisation.
+        activation: Feed-forward (and MLM transform) activation, a name: "gelu"
+            (exact, as in the paper) or "gelu_approximate" (tanh form, as KerasHub's BERT).
 
     Attributes:
         token_embedding (token + position + segment tables), embeddings_layer_norm,
@@ -64,10 +69,14 @@ class BertBackbone(DTypePolicyConfig, keras.Model):
         num_segments=2,
         dropout=0.1,
         layer_norm_epsilon=1e-12,
+        activation="gelu",
         **kwargs,
     ):
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        if not isinstance(activation, str):
+            raise ValueError(f"activation must be a name (a string, so the config stores it), got {activation!r}.")
+        activation_function = activations.get(activation)
         self.token_embedding = TokenAndPositionEmbedding(
             vocabulary_size,
             max_sequence_length,
@@ -85,7 +94,7 @@ class BertBackbone(DTypePolicyConfig, keras.Model):
                 intermediate_dim,
                 num_heads,
                 dropout=dropout,
-                activation="gelu",
+                activation=activation_function,
                 layer_norm_epsilon=layer_norm_epsilon,
                 kernel_initializer=_initializer(),
                 name=f"encoder_block_{index}",
@@ -117,6 +126,7 @@ class BertBackbone(DTypePolicyConfig, keras.Model):
         self.num_segments = num_segments
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
 
     def get_config(self):
         return {
@@ -132,6 +142,7 @@ class BertBackbone(DTypePolicyConfig, keras.Model):
             "num_segments": self.num_segments,
             "dropout": self.dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "activation": self.activation,
         }
 
 
@@ -185,7 +196,10 @@ class BertPretrainer(BackboneTask):
         self.backbone = backbone
         epsilon = backbone.layer_norm_epsilon
         self.mlm_dense = keras.layers.Dense(
-            backbone.hidden_dim, activation="gelu", kernel_initializer=_initializer(), name="mlm_dense"
+            backbone.hidden_dim,
+            activation=activations.get(backbone.activation),
+            kernel_initializer=_initializer(),
+            name="mlm_dense",
         )
         self.mlm_layer_norm = keras.layers.LayerNormalization(epsilon=epsilon, name="mlm_layer_norm")
         self.mlm_bias = BiasAdd(name="mlm_bias")
@@ -222,6 +236,7 @@ def bert(
     num_segments=2,
     dropout=0.1,
     layer_norm_epsilon=1e-12,
+    activation="gelu",
     name="bert",
 ):
     """BERT (Devlin et al. 2019): a bidirectional Transformer encoder.
@@ -241,7 +256,7 @@ def bert(
       * "classifier": `softmax(Dropout(pooled) W + b)`, output `probabilities`.
 
     The defaults are BERT-Tiny (L=2, H=128, A=2); `preset` names the
-    published sizes: bert_base_uncased, bert_tiny, bert_mini, bert_small,
+    published sizes: bert_base_uncased, bert_large_uncased, bert_tiny, bert_mini, bert_small,
     bert_medium.
 
     Args:
@@ -257,6 +272,7 @@ def bert(
         num_segments: Segment (token type) embeddings; 2 for sentence pairs.
         dropout: Dropout everywhere (0.1 in the paper).
         layer_norm_epsilon: Epsilon of every layer normalisation.
+        activation: "gelu" (exact) or "gelu_approximate" (tanh form).
         name: Model name.
 
     Returns:
@@ -277,6 +293,7 @@ def bert(
         num_segments=num_segments,
         dropout=dropout,
         layer_norm_epsilon=layer_norm_epsilon,
+        activation=activation,
         name=name if head is None else f"{name}_backbone",
     )
     if head is None:

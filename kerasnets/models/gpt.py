@@ -12,6 +12,7 @@
 
 import keras
 
+from kerasnets.layers import activations
 from kerasnets.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnets.layers.transformer_decoder_block import TransformerDecoderBlock
 from kerasnets.models.backbone_task import BackboneTask
@@ -29,6 +30,16 @@ PRESETS = {
         num_heads=12,
         hidden_dim=768,
         intermediate_dim=3072,
+        dropout=0.1,
+    ),
+    # GPT-2 medium (Radford et al. 2019): 354,823,168 parameters with the tied head.
+    "gpt2_medium": dict(
+        vocabulary_size=50257,
+        max_sequence_length=1024,
+        num_layers=24,
+        num_heads=16,
+        hidden_dim=1024,
+        intermediate_dim=4096,
         dropout=0.1,
     ),
 }
@@ -55,6 +66,8 @@ class GPTBackbone(DTypePolicyConfig, keras.Model):
         max_sequence_length: Context length (position embeddings).
         dropout: Dropout on embeddings, residuals and attention.
         layer_norm_epsilon: Epsilon of the layer normalisations.
+        activation: Feed-forward activation, a name: "gelu" (exact, x Φ(x)) or
+            "gelu_approximate" (the tanh form, GPT-2's "gelu_new"), or any Keras name.
 
     Attributes:
         token_embedding: `TokenAndPositionEmbedding` (its `reverse` call is the tied head).
@@ -72,10 +85,14 @@ class GPTBackbone(DTypePolicyConfig, keras.Model):
         max_sequence_length=1024,
         dropout=0.1,
         layer_norm_epsilon=1e-5,
+        activation="gelu",
         **kwargs,
     ):
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        if not isinstance(activation, str):
+            raise ValueError(f"activation must be a name (a string, so the config stores it), got {activation!r}.")
+        activation_function = activations.get(activation)
         self.token_embedding = TokenAndPositionEmbedding(
             vocabulary_size, max_sequence_length, hidden_dim, embeddings_initializer=_initializer(), name="embeddings"
         )
@@ -85,7 +102,7 @@ class GPTBackbone(DTypePolicyConfig, keras.Model):
                 intermediate_dim,
                 num_heads,
                 dropout=dropout,
-                activation="gelu",
+                activation=activation_function,
                 layer_norm_epsilon=layer_norm_epsilon,
                 normalize_first=True,
                 kernel_initializer=_initializer(),
@@ -109,6 +126,7 @@ class GPTBackbone(DTypePolicyConfig, keras.Model):
         self.max_sequence_length = max_sequence_length
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
 
     def get_config(self):
         return {
@@ -123,6 +141,7 @@ class GPTBackbone(DTypePolicyConfig, keras.Model):
             "max_sequence_length": self.max_sequence_length,
             "dropout": self.dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "activation": self.activation,
         }
 
 
@@ -221,6 +240,7 @@ def gpt(
     dropout=0.1,
     tie_embeddings=True,
     layer_norm_epsilon=1e-5,
+    activation="gelu",
     name="gpt",
 ):
     """GPT: a decoder-only causal language model (Radford et al. 2018, 2019).
@@ -234,7 +254,7 @@ def gpt(
     trains on a CPU; `preset="gpt2"` is GPT-2 small.
 
     Args:
-        preset: "gpt2"; explicit arguments override it.
+        preset: "gpt2" or "gpt2_medium"; explicit arguments override it.
         vocabulary_size: Number of token ids.
         num_layers: Decoder blocks.
         num_heads: Attention heads.
@@ -245,6 +265,8 @@ def gpt(
         tie_embeddings: Project onto the vocabulary with the token embedding
             (no extra weights); otherwise a separate bias-free projection.
         layer_norm_epsilon: Epsilon of the layer normalisations.
+        activation: Feed-forward activation: "gelu" (exact) or "gelu_approximate"
+            (tanh form, as in the published GPT-2 weights).
         name: Model name.
 
     Returns:
@@ -260,6 +282,7 @@ def gpt(
         max_sequence_length=max_sequence_length,
         dropout=dropout,
         layer_norm_epsilon=layer_norm_epsilon,
+        activation=activation,
         name=f"{name}_backbone",
     )
     return GPTCausalLM(backbone, tie_embeddings=tie_embeddings, name=name)

@@ -23,8 +23,15 @@ def test_build_checks_names():
 
 
 def test_presets_are_listed():
-    assert list(models.PRESETS["bert"]) == ["bert_base_uncased", "bert_tiny", "bert_mini", "bert_small", "bert_medium"]
-    assert list(models.PRESETS["gpt"]) == ["gpt2"] and list(models.PRESETS["transformer"]) == ["transformer_base"]
+    assert list(models.PRESETS["bert"]) == [
+        "bert_base_uncased",
+        "bert_tiny",
+        "bert_mini",
+        "bert_small",
+        "bert_medium",
+        "bert_large_uncased",
+    ]
+    assert list(models.PRESETS["gpt"]) == ["gpt2", "gpt2_medium"] and list(models.PRESETS["transformer"]) == ["transformer_base"]
     assert "preset" not in models.hyperparameters("bert") and "num_segments" in models.hyperparameters("bert")
 
 
