@@ -25,7 +25,9 @@ EXPORT_OPTIONS_FILENAME = "export.json"
 _TOKENIZER_KEYS = ("tokenizer", "source_tokenizer", "target_tokenizer")
 
 
-def save_for_export(directory, model, *, class_names=None, tokenizer=None, sequence_length=None, generation=None):
+def save_for_export(
+    directory, model, *, class_names=None, tokenizer=None, sequence_length=None, text_pair=False, generation=None
+):
     """Saves `model` and the options its export needs into `directory`."""
     os.makedirs(directory, exist_ok=True)
     with files.replacing(os.path.join(directory, MODEL_FILENAME)) as staging:
@@ -37,6 +39,8 @@ def save_for_export(directory, model, *, class_names=None, tokenizer=None, seque
         options["tokenizer"] = keras.saving.serialize_keras_object(tokenizer)
     if sequence_length is not None:
         options["sequence_length"] = int(sequence_length)
+    if text_pair:
+        options["text_pair"] = True
     if generation:
         options["generation"] = {
             key: keras.saving.serialize_keras_object(value) if key in _TOKENIZER_KEYS else value

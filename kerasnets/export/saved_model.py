@@ -12,6 +12,9 @@ Signatures written (see `saved_model_cli show --dir saved_models/lenet5/1 --all`
 * Text models exported with a `tokenizer`: `serving_default` takes raw strings
   (`text`, shape `(None,)`), tokenizes them in the graph, and returns the same
   outputs; the token-id function stays available as `predict_token_ids`.
+  BERT models pack the WordPiece ids as `[CLS] a [SEP] (b [SEP])` with segment
+  ids in the graph too: `classify_text` (`text`) and `classify_text_pair`
+  (`text`, `text_pair`), one of them as `serving_default`.
 * Generative models (`gpt`, `rnn_language_model`, `seq2seq`, `transformer`)
   additionally get `generate` (greedy), `sample` (top-k / temperature with a
   seed) and `beam_search`, running the whole decoding loop in the graph; see
@@ -46,7 +49,53 @@ def _is_text_model(model):
     return "token_ids" in names and not names & {"encoder_token_ids", "decoder_token_ids"}
 
 
-def _add_default_signatures(archive, model, class_names, tokenizer, sequence_length):
+def _is_bert_model(model):
+    return {"token_ids", "segment_ids", "padding_mask"} <= set(sig.input_specs(model))
+
+
+def _bert_text_signatures(archive, model, tokenizer, sequence_length, text_pair, outputs_for, numeric):
+    """`serving_default` for a BERT model: strings → WordPiece → `[CLS] a [SEP] (b [SEP])` → outputs.
+
+    Signatures: `classify_text` (`text`), `classify_text_pair` (`text`, `text_pair`),
+    `serving_default` (the pair one when `text_pair`), `predict_token_ids` (the three id inputs).
+    """
+    from kerasnets.tokenizers.bert_packer import BertPacker
+
+    specials = getattr(tokenizer, "special_token_ids", {})
+    missing = [token for token in ("[CLS]", "[SEP]") if token not in specials]
+    if missing:
+        raise ValueError(f"A BERT model's tokenizer needs the special tokens {missing} to pack its inputs.")
+    backbone = getattr(model, "backbone", model)
+    length = sequence_length or getattr(backbone, "max_sequence_length", None)
+    if length is None:
+        raise ValueError(f"Pass sequence_length to export BERT model '{model.name}' with a tokenizer.")
+    packer = BertPacker(
+        length, specials["[CLS]"], specials["[SEP]"], pad_id=specials.get("[PAD]", 0), name="bert_packer"
+    )
+    archive.track(packer)
+
+    def ids(texts):
+        return tokenizer.tokenize_ragged(texts)
+
+    def single(inputs):
+        return outputs_for(packer(ids(inputs["text"])))
+
+    def pair(inputs):
+        return outputs_for(packer(ids(inputs["text"]), ids(inputs["text_pair"])))
+
+    text = tf.TensorSpec([None], tf.string, name="text")
+    single_function = tf.function(single, input_signature=[{"text": text}])
+    pair_function = tf.function(
+        pair, input_signature=[{"text": text, "text_pair": tf.TensorSpec([None], tf.string, name="text_pair")}]
+    )
+    archive.add_endpoint("serving_default", pair_function if text_pair else single_function)
+    archive.add_endpoint("classify_text", single_function)
+    archive.add_endpoint("classify_text_pair", pair_function)
+    archive.add_endpoint("predict_token_ids", numeric)
+    return ["serving_default", "classify_text", "classify_text_pair", "predict_token_ids"]
+
+
+def _add_default_signatures(archive, model, class_names, tokenizer, sequence_length, text_pair=False):
     specs = sig.input_specs(model)
     probabilities_name = "probabilities" if "probabilities" in sig.output_names(model) else None
 
@@ -72,6 +121,10 @@ def _add_default_signatures(archive, model, class_names, tokenizer, sequence_len
     if not getattr(tokenizer, "built", True):
         tokenizer(tf.constant([""]))  # e.g. an adapted TextVectorization: build it so it can be tracked
     archive.track(tokenizer)
+    if _is_bert_model(model):
+        return _bert_text_signatures(archive, model, tokenizer, sequence_length, text_pair, outputs_for, numeric)
+    if text_pair:
+        raise ValueError(f"text_pair=True is for BERT models; '{model.name}' takes one text.")
     minimum_length = sig.minimum_text_length(model)
 
     def from_text(inputs):
@@ -93,6 +146,7 @@ def export_model(
     class_names=None,
     tokenizer=None,
     sequence_length=None,
+    text_pair=False,
     generation=None,
     update_config=True,
     config_base_path=None,
@@ -109,7 +163,11 @@ def export_model(
             `(B, T)` int token ids padded with 0. Baked into the graph, so the
             served `serving_default` takes raw strings.
         sequence_length: Pad/truncate tokenized text to this length (None: the
-            longest text of the request, at least the model's minimum).
+            longest text of the request, at least the model's minimum; BERT:
+            the model's context).
+        text_pair: BERT models with a tokenizer: `serving_default` takes
+            `text` and `text_pair` (sentence pairs, e.g. MRPC) instead of `text`;
+            both forms are also served as `classify_text` / `classify_text_pair`.
         generation: For generative models: a dict of keyword arguments for
             `kerasnets.export.generation_signatures.add_generation_signatures`
             (tokenizers, start/end token ids); `None` exports no decoding loop.
@@ -133,7 +191,7 @@ def export_model(
         from kerasnets.export.generation_signatures import add_generation_signatures
 
         names += add_generation_signatures(archive, model, **generation)
-    names = _add_default_signatures(archive, model, class_names, tokenizer, sequence_length) + names
+    names = _add_default_signatures(archive, model, class_names, tokenizer, sequence_length, text_pair) + names
 
     with atomic_version_directory(model_dir, version) as staging:
         archive.write_out(staging, verbose=False)

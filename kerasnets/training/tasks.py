@@ -92,6 +92,38 @@ def count_batches(dataset):
     return sum(1 for _ in dataset)
 
 
+CHECKPOINT_BUILDERS = ("bert", "gpt")  # what `--set checkpoint=DIR` can start from
+
+
+def checkpoint_tokenizer(recipe, config):
+    """The tokenizer of `config["checkpoint"]` (a published GPT-2 / BERT directory), or None."""
+    checkpoint = config.get("checkpoint")
+    if checkpoint is None:
+        return None
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise ConfigurationError(f"Setting 'checkpoint' of recipe {recipe.name} must be a directory, got {checkpoint!r}.")
+    if recipe.builder not in CHECKPOINT_BUILDERS:
+        raise ConfigurationError(
+            f"Recipe {recipe.name} trains {recipe.builder}; checkpoint=… starts {' and '.join(CHECKPOINT_BUILDERS)} "
+            "recipes only."
+        )
+    from kerasnets import tokenizers
+
+    expected = {"bert": "bert", "gpt": "gpt2"}[recipe.builder]
+    try:
+        found = models.checkpoint_files(models.pretrained.resolve(checkpoint, download=False))
+        if found["model_type"] != expected:
+            raise ValueError(f"{checkpoint} holds a {found['model_type']} model; recipe {recipe.name} needs {expected}.")
+        return tokenizers.from_pretrained(checkpoint, download=False)
+    except (ValueError, OSError) as error:
+        raise ConfigurationError(f"checkpoint={checkpoint}: {str(error).strip().splitlines()[0]}") from None
+
+
+def checkpoint_model(config, **task_arguments):
+    """The model of `config["checkpoint"]`, its weights loaded (dropout from the recipe)."""
+    return models.from_pretrained(config["checkpoint"], download=False, dropout=config["dropout"], **task_arguments)
+
+
 class Task:
     """Base class: `datasets` → (train, validation, steps per epoch); `build`; `evaluate`."""
 
@@ -166,7 +198,8 @@ class ImageClassification(Task):
 
 
 class TextClassification(Task):
-    defaults = dict(batch_size=32, sequence_length=64, max_tokens=20_000, eval_split="validation")
+    # checkpoint: a BERT checkpoint directory (Hugging Face or KerasHub) to fine-tune, with its WordPiece vocabulary.
+    defaults = dict(batch_size=32, sequence_length=64, max_tokens=20_000, eval_split="validation", checkpoint=None)
     jit_compile = False  # keep the id pipelines simple; the models are small
     tokenizer = None  # learnt from the training split by `datasets`
 
@@ -184,9 +217,10 @@ class TextClassification(Task):
         return dataset, tokenizer
 
     def datasets(self):
+        self.tokenizer = checkpoint_tokenizer(self.recipe, self.config)
         plain, self.tokenizer = self._load(self.config["train_split"], False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
-        if self._bert():
+        if self._bert() and not self.config["checkpoint"]:
             self.config["max_sequence_length"] = self.config["sequence_length"]
         train, _ = self._load(self.config["train_split"], True)
         validation, _ = self._load(self.config["validation_split"] or self.config["eval_split"], False)
@@ -195,9 +229,15 @@ class TextClassification(Task):
             "class_names": names.get(self.recipe.dataset, ("negative", "positive")),
             "sequence_length": self.config["sequence_length"],
         }
-        if not self._bert():
-            self.export_options["tokenizer"] = self.tokenizer
+        self.export_options["tokenizer"] = self.tokenizer  # BERT: served text is packed as [CLS] a [SEP] (b [SEP])
+        if self._bert() and self.recipe.dataset == "glue/mrpc":
+            self.export_options["text_pair"] = True
         return train, validation, count_batches(plain)
+
+    def build(self):
+        if self.config["checkpoint"]:
+            return checkpoint_model(self.config, head="classifier", num_classes=self.config["num_classes"])
+        return super().build()
 
     def eval_dataset(self):
         return self._load(self.config["eval_split"], False)[0]
@@ -218,7 +258,10 @@ class TextClassification(Task):
 
 
 class LanguageModeling(Task):
-    defaults = dict(batch_size=32, sequence_length=None, eval_split="test", validation_split="validation")
+    # checkpoint: a GPT-2 checkpoint directory (Hugging Face or KerasHub) to fine-tune, with its BPE vocabulary.
+    defaults = dict(
+        batch_size=32, sequence_length=None, eval_split="test", validation_split="validation", checkpoint=None
+    )
     tokenizer = None  # learnt from the training split by `datasets`
 
     def _window(self):
@@ -233,14 +276,26 @@ class LanguageModeling(Task):
         return dataset, tokenizer
 
     def datasets(self):
+        self.tokenizer = checkpoint_tokenizer(self.recipe, self.config)
         plain, self.tokenizer = self._load(self.config["train_split"], False, repeat=False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
-        if "max_sequence_length" in models.hyperparameters(self.recipe.builder):
+        # From a checkpoint the context is the checkpoint's (windows must fit in it: checked in `build`).
+        if not self.config["checkpoint"] and "max_sequence_length" in models.hyperparameters(self.recipe.builder):
             self.config["max_sequence_length"] = max(self.config.get("max_sequence_length") or 0, self._window())
         train, _ = self._load(self.config["train_split"], True)
         validation, _ = self._load(self.config["validation_split"] or self.config["eval_split"], False)
         self.export_options = {"generation": {"tokenizer": self.tokenizer}}
         return train, validation, count_batches(plain)
+
+    def build(self):
+        if not self.config["checkpoint"]:
+            return super().build()
+        model = checkpoint_model(self.config)
+        if self._window() > model.max_sequence_length:
+            raise ConfigurationError(
+                f"sequence_length={self._window()} exceeds the checkpoint's context of {model.max_sequence_length}."
+            )
+        return model
 
     def eval_dataset(self):
         return self._load(self.config["eval_split"], False)[0]
