@@ -63,7 +63,12 @@ def _parser():
         description="Writes BASE_DIR/NAME/VERSION/ (saved_model.pb, variables/, assets/) and "
         "adds NAME to BASE_DIR/models.config.",
     )
-    export.add_argument("source", metavar="SOURCE", help="a .keras file, or a training run directory holding model.keras")
+    export.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a .keras file, a training run directory holding model.keras, or a GPT-2 / BERT checkpoint directory "
+        "(Hugging Face config.json + model.safetensors, or a KerasHub preset)",
+    )
     export.add_argument("--name", required=True, help="the served model name: /v1/models/NAME")
     export.add_argument("--base-dir", default="saved_models", help="the export root (default: saved_models)")
     export.add_argument("--version", type=int, help="a positive integer (default: the next free one)")

@@ -8,7 +8,9 @@ Training writes a directory
                           "tokenizer": <serialized Keras layer>, "generation": {...}}
 
 and `kerasnets export runs/lenet5-fashion_mnist --name lenet5` turns it into a
-served version. `export.json` is optional; a bare `.keras` file works too.
+served version. `export.json` is optional; a bare `.keras` file works too, and
+so does a published GPT-2 / BERT checkpoint directory (`config.json` +
+`model.safetensors` from Hugging Face, or a KerasHub preset), with its tokenizer.
 """
 
 import json
@@ -49,8 +51,32 @@ def save_for_export(
     files.write_json(os.path.join(directory, EXPORT_OPTIONS_FILENAME), options)
 
 
+def _is_checkpoint_directory(source):
+    return (
+        os.path.isdir(source)
+        and not os.path.isfile(os.path.join(source, MODEL_FILENAME))
+        and os.path.isfile(os.path.join(source, "config.json"))
+    )
+
+
+def load_checkpoint_for_export(directory):
+    """`(model, export options)` of a published GPT-2 / BERT checkpoint directory (Hugging Face or
+    KerasHub): GPT-2 is served from prompt strings (`generate`, `sample`, `beam_search`), BERT from
+    texts (its sequence and pooled outputs)."""
+    from kerasnets import models, tokenizers
+
+    model = models.from_pretrained(directory, download=False)
+    tokenizer = tokenizers.from_pretrained(directory, download=False)
+    if isinstance(model, models.GPTCausalLM):
+        return model, {"generation": {"tokenizer": tokenizer}}
+    return model, {"tokenizer": tokenizer}
+
+
 def load_for_export(source):
-    """`(model, export options)` from a `.keras` file or a directory written by `save_for_export`."""
+    """`(model, export options)` from a `.keras` file, a directory written by `save_for_export`,
+    or a published checkpoint directory (see `load_checkpoint_for_export`)."""
+    if _is_checkpoint_directory(source):
+        return load_checkpoint_for_export(source)
     if os.path.isdir(source):
         model_path = os.path.join(source, MODEL_FILENAME)
         options_path = os.path.join(source, EXPORT_OPTIONS_FILENAME)

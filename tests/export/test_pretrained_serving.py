@@ -179,3 +179,47 @@ def test_fine_tuned_bert_classifier_served_from_strings_and_string_pairs(bert_ch
         assert invalid.status_code == 200, invalid.text
     finally:
         server.stop()
+
+
+def test_cli_exports_a_checkpoint_directory_with_its_tokenizer(gpt2_checkpoint, bert_checkpoint, tmp_path, capsys):
+    from kerasnets import cli
+
+    base_dir = str(tmp_path / "saved_models")
+    assert cli.main(["export", gpt2_checkpoint[0], "--name", "gpt2", "--base-dir", base_dir]) in (0, None)
+    assert "generate, sample, beam_search" in capsys.readouterr().out
+    served = tf.saved_model.load(os.path.join(base_dir, "gpt2", "1"))
+    out = served.signatures["generate"](prompt=tf.constant(["ROMEO:"]), max_new_tokens=tf.constant([4]))
+    assert out["text"].numpy()[0].decode().startswith("ROMEO:")
+
+    assert cli.main(["export", bert_checkpoint[0], "--name", "bert", "--base-dir", base_dir]) in (0, None)
+    served = tf.saved_model.load(os.path.join(base_dir, "bert", "1"))
+    out = served.signatures["serving_default"](text=tf.constant(["hello there"]))
+    assert out["pooled_output"].shape == (1, 32)
+
+
+def test_recipes_fine_tune_from_a_checkpoint_with_its_tokenizer(gpt2_checkpoint, bert_checkpoint, tmp_path):
+    from kerasnets.export.artifacts import load_for_export
+    from kerasnets.training import train
+    from kerasnets.training.errors import ConfigurationError
+
+    gpt2_dir, reference = gpt2_checkpoint[0], gpt2_checkpoint[1]
+    settings = dict(checkpoint=gpt2_dir, sequence_length=32, batch_size=8, steps_per_epoch=3, learning_rate=1e-9)
+    _, metrics = train("gpt-tiny_shakespeare", steps=3, overrides=settings, output=str(tmp_path / "gpt"), verbose=0)
+    model, options = load_for_export(str(tmp_path / "gpt"))
+    assert type(options["generation"]["tokenizer"]).__name__ == "BytePairTokenizer"
+    # Started from the checkpoint's weights (a vanishing learning rate keeps them).
+    wte = reference.transformer.wte.weight.detach().numpy()
+    np.testing.assert_allclose(np.asarray(model.backbone.token_embedding.token_embedding.embeddings), wte, atol=1e-5)
+    assert np.isfinite(metrics["loss"])
+
+    bert_dir = bert_checkpoint[0]
+    settings = dict(checkpoint=bert_dir, sequence_length=32, batch_size=8, steps_per_epoch=3)
+    _, metrics = train("bert-mrpc", steps=3, overrides=settings, output=str(tmp_path / "bert"), verbose=0)
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    model, options = load_for_export(str(tmp_path / "bert"))
+    assert type(options["tokenizer"]).__name__ == "WordPieceTokenizer" and options["text_pair"] is True
+
+    with pytest.raises(ConfigurationError, match="holds a bert model"):
+        train("gpt-tiny_shakespeare", steps=1, overrides={"checkpoint": bert_dir}, output=str(tmp_path / "x"), verbose=0)
+    with pytest.raises(ConfigurationError, match="starts bert and gpt recipes only"):
+        train("lenet5-mnist", steps=1, overrides={"checkpoint": bert_dir}, output=str(tmp_path / "y"), verbose=0)
