@@ -222,4 +222,4 @@ def test_recipes_fine_tune_from_a_checkpoint_with_its_tokenizer(gpt2_checkpoint,
     with pytest.raises(ConfigurationError, match="holds a bert model"):
         train("gpt-tiny_shakespeare", steps=1, overrides={"checkpoint": bert_dir}, output=str(tmp_path / "x"), verbose=0)
     with pytest.raises(ConfigurationError, match="starts bert and gpt recipes only"):
-        train("lenet5-mnist", steps=1, overrides={"checkpoint": bert_dir}, output=str(tmp_path / "y"), verbose=0)
+        train("text_cnn-sst2", steps=1, overrides={"checkpoint": bert_dir}, output=str(tmp_path / "y"), verbose=0)
