@@ -181,7 +181,7 @@ def normalization_runs(lowercase, strip_accents):
         if (
             category[0] in "CZ"
             or (lowercase and char.lower() != char)
-            or (strip_accents and (category in ("Mn", "Mc") or unicodedata.decomposition(char)))
+            or (strip_accents and (category in ("Mn", "Mc") or not unicodedata.is_normalized("NFD", char)))
         ):
             changing.add(cp)
     for cp in sorted(changing):

@@ -347,9 +347,12 @@ class WordPieceTokenizer(keras.layers.Layer):
             return starts, unfinished, failed, piece_words, piece_ids
 
         unfinished = tf.logical_and(lengths > 0, tf.logical_not(too_long))
-        arrays = (
-            tf.TensorArray(tf.int64, size=0, dynamic_size=True, infer_shape=False, element_shape=[None]),
-            tf.TensorArray(tf.int64, size=0, dynamic_size=True, infer_shape=False, element_shape=[None]),
+        # Each array starts with an empty entry, so that concat() works when no step runs.
+        arrays = tuple(
+            tf.TensorArray(tf.int64, size=1, dynamic_size=True, infer_shape=False, element_shape=[None]).write(
+                0, tf.zeros([0], tf.int64)
+            )
+            for _ in range(2)
         )
         _, _, failed, piece_words, piece_ids = tf.while_loop(
             lambda starts, unfinished, *_: tf.reduce_any(unfinished),
