@@ -161,10 +161,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         for argument, default in defaults.items():
             token = _as_text(kwargs.get(argument, default))
             if token not in first_line:
-                raise ValueError(
-                    f"{path}, line {len(tokens) + 1}: no line holds the {argument} {token!r} "
-                    f"({len(tokens)} tokens read)."
-                )
+                raise ValueError(f"{path}: none of its {len(tokens)} lines holds the {argument} {token!r}.")
         return cls(tokens, **kwargs)
 
     def _build_tables(self):
@@ -216,24 +213,29 @@ class WordPieceTokenizer(keras.layers.Layer):
         return {token: self._ids[token] for token in self._special_tokens}
 
     # -- text → words ----------------------------------------------------------------
-    def _code_points(self, strings):
-        """Strings `(B,)` → normalized code points, their pre-tokenizer classes, their row ids (all flat)."""
+    def _slots(self, strings):
+        """Strings `(B,)` → per input code point: its K output code points (EMPTY: none) and their
+        pre-tokenizer classes `(N, K)`, the input code points and their row ids `(N,)`, B."""
         code_points = tf.strings.unicode_decode(strings, "UTF-8", errors="replace", replacement_char=0xFFFD)
         flat = code_points.flat_values
-        rows = code_points.value_rowids()
         run = tf.searchsorted(self._run_starts, flat, side="right", out_type=tf.int32) - 1
         slots = tf.gather(self._run_slots, run)
-        classes = tf.gather(self._run_classes, run)
         slots = tf.where(tf.equal(slots, bert_text_tables.SAME), flat[:, tf.newaxis], slots)
-        slots, classes = self._mark_special_tokens(flat, rows, slots, classes)
+        return slots, tf.gather(self._run_classes, run), flat, code_points.value_rowids(), code_points.nrows()
+
+    @staticmethod
+    def _flatten_slots(slots, rows, *others):
+        """Drop the EMPTY slots: the output code points (and `others`, row ids) flat, in order."""
         keep = slots >= 0
-        width = tf.shape(slots)[1]
-        return (
-            tf.boolean_mask(slots, keep),
-            tf.boolean_mask(classes, keep),
-            tf.boolean_mask(tf.tile(rows[:, tf.newaxis], [1, width]), keep),
-            code_points.nrows(),
-        )
+        rows = tf.tile(rows[:, tf.newaxis], [1, tf.shape(slots)[1]])
+        return [tf.boolean_mask(values, keep) for values in (slots, rows, *others)]
+
+    def _code_points(self, strings):
+        """Strings `(B,)` → normalized code points, their pre-tokenizer classes, their row ids (all flat), B."""
+        slots, classes, flat, rows, batch = self._slots(strings)
+        slots, classes = self._mark_special_tokens(flat, rows, slots, classes)
+        code_points, rows, classes = self._flatten_slots(slots, rows, classes)
+        return code_points, classes, rows, batch
 
     def _mark_special_tokens(self, flat, rows, slots, classes):
         """Where a special token is written in the text, its first character becomes its mark
@@ -297,15 +299,9 @@ class WordPieceTokenizer(keras.layers.Layer):
     def normalize(self, strings):
         """Strings `(B,)` → the BertNormalizer's output (special tokens in the text untouched)."""
         strings = tf.reshape(tf.convert_to_tensor(strings, tf.string), [-1])
-        code_points = tf.strings.unicode_decode(strings, "UTF-8", errors="replace", replacement_char=0xFFFD)
-        flat = code_points.flat_values
-        rows = code_points.value_rowids()
-        run = tf.searchsorted(self._run_starts, flat, side="right", out_type=tf.int32) - 1
-        slots = tf.gather(self._run_slots, run)
-        slots = tf.where(tf.equal(slots, bert_text_tables.SAME), flat[:, tf.newaxis], slots)
-        keep = slots >= 0
-        rows = tf.boolean_mask(tf.tile(rows[:, tf.newaxis], [1, tf.shape(slots)[1]]), keep)
-        normalized = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(slots, keep), rows, nrows=code_points.nrows())
+        slots, _, _, rows, batch = self._slots(strings)
+        code_points, rows = self._flatten_slots(slots, rows)
+        normalized = tf.RaggedTensor.from_value_rowids(code_points, rows, nrows=batch)
         return tf.strings.unicode_encode(normalized, "UTF-8")
 
     # -- words → pieces ------------------------------------------------------------------
@@ -371,7 +367,9 @@ class WordPieceTokenizer(keras.layers.Layer):
         )
         order = tf.argsort(piece_words, stable=True)  # pieces were written step by step: keep that order per word
         return tf.RaggedTensor.from_value_rowids(
-            tf.cast(tf.gather(piece_ids, order), tf.int32), tf.gather(piece_words, order), nrows=tf.cast(count, tf.int64)
+            tf.cast(tf.gather(piece_ids, order), tf.int32),
+            tf.gather(piece_words, order),
+            nrows=tf.cast(count, tf.int64),
         )
 
     # -- tokenize / detokenize --------------------------------------------------------

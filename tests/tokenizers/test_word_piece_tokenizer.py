@@ -46,7 +46,8 @@ def test_cased_and_accent_options_equal_hugging_face(cased_vocabulary_path, lowe
     lines = corpus_lines()[::5] + HAND_WRITTEN
     reference = hugging_face(cased_vocabulary_path, do_lower_case=lowercase, strip_accents=strip_accents)
     expected = reference(lines, add_special_tokens=False)["input_ids"]
-    ours = WordPieceTokenizer.from_vocabulary_file(cased_vocabulary_path, lowercase=lowercase, strip_accents=strip_accents)
+    options = dict(lowercase=lowercase, strip_accents=strip_accents)
+    ours = WordPieceTokenizer.from_vocabulary_file(cased_vocabulary_path, **options)
     bad = mismatches(ours.tokenize_ragged(tf.constant(lines)).to_list(), expected)
     assert not bad, f"{len(bad)}/{len(lines)} lines differ, e.g. {lines[bad[0]][:200]!r}"
 
@@ -114,7 +115,7 @@ def test_bad_vocabulary_files_name_file_and_line(tmp_path):
     for name, (text, expected) in cases.items():
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
-        with pytest.raises(ValueError, match="line|empty") as error:
+        with pytest.raises(ValueError, match="line|empty") as error:  # "line N" or "lines"
             WordPieceTokenizer.from_vocabulary_file(path)
         assert str(path) in str(error.value) and expected in str(error.value), str(error.value)
     (tmp_path / "binary.txt").write_bytes(b"[PAD]\n\xff\n")

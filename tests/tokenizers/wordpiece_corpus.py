@@ -20,7 +20,8 @@ HAND_WRITTEN = [
     "tabs\tand\ttabs\t\t, new\nlines\r\nand    repeated     spaces   ",
     "control\x00chars\x07here\x1b[0m \u200b zero\u200dwidth \ufeffbom \u00ad soft\ufffdhyphen",
     "a" * 99 + " " + "b" * 100 + " " + "c" * 101 + " " + "supercalifragilisticexpialidocious" * 4,
-    "!!!???... ,,,;;; ---___ ((())) [[[]]] {{{}}} @@## $$%% ^^&& ** ~~ `` '' \"\" «» „“ ‘’ … — – · • ¿¡",
+    "!!!???... ,,,;;; ---___ ((())) [[[]]] {{{}}} @@## $$%% ^^&& ** ~~ `` '' \"\" "
+    "«» „“ ‘’ … — – · • ¿¡",
     "a[SEP]b [sep] [MASK]x [UNK] [CLS][PAD] [CLS ] [[SEP]]",
     "don't won't it's I'm we've they're do not , . ? !",
     "",
