@@ -251,19 +251,25 @@ class WordPieceTokenizer(keras.layers.Layer):
         same_row = tf.equal(tf.gather(rows, offsets), tf.gather(rows, candidates)[:, tf.newaxis])
         window = tf.where(same_row, window, -1)
         width = tf.shape(slots)[1]
+        starts, marks, covered = [], [], []
         for index, token in enumerate(self._special_code_points):
-            pattern = tf.constant(token, tf.int32)
-            match = tf.reduce_all(tf.equal(window[:, : len(token)], pattern), axis=1)
-            starts = tf.boolean_mask(candidates, match)
-            covered = tf.reshape(starts[:, tf.newaxis] + tf.range(len(token), dtype=tf.int64), [-1, 1])
-            mark = tf.concat([[_SPECIAL_MARK_BASE + index], tf.fill([width - 1], bert_text_tables.EMPTY)], 0)
-            mark_rows = tf.tile(mark[tf.newaxis], [tf.size(starts), 1])
+            match = tf.reduce_all(tf.equal(window[:, : len(token)], tf.constant(token, tf.int32)), axis=1)
+            found = tf.boolean_mask(candidates, match)
+            starts.append(found)
+            marks.append(tf.fill(tf.shape(found), _SPECIAL_MARK_BASE + index))
+            covered.append(tf.reshape(found[:, tf.newaxis] + tf.range(len(token), dtype=tf.int64), [-1]))
+        starts, marks, covered = tf.concat(starts, 0), tf.concat(marks, 0), tf.concat(covered, 0)
+
+        def mark(slots, classes):
             hidden = tf.fill([tf.size(covered), width], bert_text_tables.EMPTY)
-            slots = tf.tensor_scatter_nd_update(slots, covered, hidden)
+            slots = tf.tensor_scatter_nd_update(slots, covered[:, tf.newaxis], hidden)
+            mark_rows = tf.concat([marks[:, tf.newaxis], tf.fill([tf.size(starts), width - 1], -1)], 1)
             slots = tf.tensor_scatter_nd_update(slots, starts[:, tf.newaxis], mark_rows)
             punctuation = tf.fill([tf.size(starts), width], bert_text_tables.PUNCTUATION)
-            classes = tf.tensor_scatter_nd_update(classes, starts[:, tf.newaxis], punctuation)
-        return slots, classes
+            return slots, tf.tensor_scatter_nd_update(classes, starts[:, tf.newaxis], punctuation)
+
+        # Scattering copies the (N, K) tables: only when the batch has a special token in it.
+        return tf.cond(tf.size(starts) > 0, lambda: mark(slots, classes), lambda: (slots, classes))
 
     def _words(self, strings):
         """Strings `(B,)` → (unique words `(U,)`, word → unique index `(W,)`, words per string `(B,)`)."""
