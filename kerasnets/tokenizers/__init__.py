@@ -11,6 +11,7 @@ serializable as "kerasnets>CharacterTokenizer" / "kerasnets>WordTokenizer",
 so `.keras` files and `export.json` reload them with no custom_objects.
 """
 
+from kerasnets.tokenizers.bert_packer import BertPacker  # noqa: F401
 from kerasnets.tokenizers.character_tokenizer import CharacterTokenizer  # noqa: F401
 from kerasnets.tokenizers.lookup_tokenizer import (  # noqa: F401
     BERT_SPECIAL_TOKENS,
@@ -20,3 +21,5 @@ from kerasnets.tokenizers.lookup_tokenizer import (  # noqa: F401
     LookupTokenizer,
 )
 from kerasnets.tokenizers.word_tokenizer import DEFAULT_PUNCTUATION, WordTokenizer  # noqa: F401
+from kerasnets.tokenizers.word_piece_tokenizer import WordPieceTokenizer  # noqa: F401
+from kerasnets.tokenizers.wordpiece_training import train_wordpiece  # noqa: F401
