@@ -23,3 +23,4 @@ from kerasnets.tokenizers.lookup_tokenizer import (  # noqa: F401
 from kerasnets.tokenizers.word_tokenizer import DEFAULT_PUNCTUATION, WordTokenizer  # noqa: F401
 from kerasnets.tokenizers.word_piece_tokenizer import WordPieceTokenizer  # noqa: F401
 from kerasnets.tokenizers.wordpiece_training import train_wordpiece  # noqa: F401
+from kerasnets.tokenizers.pretrained import from_pretrained  # noqa: F401,E402

@@ -15,7 +15,6 @@ Reads the two layouts users have, with no `transformers` / `keras_hub` import:
 import json
 import os
 
-from kerasnets.tokenizers.byte_pair_tokenizer import BytePairTokenizer
 from kerasnets.tokenizers.word_piece_tokenizer import WordPieceTokenizer
 
 KERAS_HUB_ASSETS = os.path.join("assets", "tokenizer")
@@ -39,6 +38,8 @@ def _from_tokenizers_json(path, **kwargs):
     if not isinstance(vocabulary, dict):
         raise ValueError(f"{path}: model.vocab must be an object of token → id.")
     if model["type"] == "BPE":
+        from kerasnets.tokenizers.byte_pair_tokenizer import BytePairTokenizer
+
         merges = [merge if isinstance(merge, str) else " ".join(merge) for merge in model.get("merges", [])]
         return BytePairTokenizer(vocabulary, merges, **kwargs)
     tokens = [token for token, _ in sorted(vocabulary.items(), key=lambda item: item[1])]
@@ -57,6 +58,8 @@ def from_pretrained(path, download=None, **kwargs):
     directory = resolve(path, download=download)
     found = checkpoint_files(directory)["tokenizer"]
     if found is not None and found["kind"] == "byte_pair":
+        from kerasnets.tokenizers.byte_pair_tokenizer import BytePairTokenizer
+
         return BytePairTokenizer.from_files(found["vocabulary"], found["merges"], **kwargs)
     if found is not None and found["kind"] == "word_piece":
         return WordPieceTokenizer.from_vocabulary_file(found["vocabulary"], **{"lowercase": found["lowercase"], **kwargs})

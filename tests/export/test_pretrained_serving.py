@@ -68,7 +68,8 @@ def bert_checkpoint(tmp_path_factory):
     )  # fmt: skip
     torch.manual_seed(0)
     transformers.BertForPreTraining(config).eval().save_pretrained(directory, safe_serialization=True)
-    hf_tokenizer = transformers.BertTokenizerFast(vocab_file=os.path.join(directory, "vocab.txt"), do_lower_case=True)
+    hf_tokenizer = transformers.BertTokenizerFast(vocab=os.path.join(directory, "vocab.txt"), do_lower_case=True)
+    assert hf_tokenizer.vocab_size == wordpiece.get_vocab_size()  # transformers 5 ignores `vocab_file=`
     return directory, hf_tokenizer
 
 
