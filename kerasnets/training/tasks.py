@@ -217,7 +217,7 @@ class TextClassification(Task):
         return dataset, tokenizer
 
     def datasets(self):
-        self.tokenizer = checkpoint_tokenizer(self.recipe, self.config)
+        self.tokenizer = checkpoint_tokenizer(self.recipe, self.config) or self.tokenizer
         plain, self.tokenizer = self._load(self.config["train_split"], False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
         if self._bert() and not self.config["checkpoint"]:
@@ -276,7 +276,7 @@ class LanguageModeling(Task):
         return dataset, tokenizer
 
     def datasets(self):
-        self.tokenizer = checkpoint_tokenizer(self.recipe, self.config)
+        self.tokenizer = checkpoint_tokenizer(self.recipe, self.config) or self.tokenizer
         plain, self.tokenizer = self._load(self.config["train_split"], False, repeat=False)
         self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
         # From a checkpoint the context is the checkpoint's (windows must fit in it: checked in `build`).
@@ -393,6 +393,11 @@ class BertPretrainingThenFineTuning(TextClassification):
     )  # fmt: skip
 
     def datasets(self):
+        if self.config["checkpoint"]:
+            raise ConfigurationError(
+                f"Recipe {self.recipe.name} pre-trains its own BERT; to fine-tune a published checkpoint use "
+                f"bert-{self.recipe.name.split('-', 1)[1]} --set checkpoint=…"
+            )
         split = self.config["pretraining_split"]
         pretraining, self.tokenizer = data.load_bert_pretraining(
             self.config["pretraining_dataset"], split, self.config["pretraining_batch_size"], tokenizer_split=split,
