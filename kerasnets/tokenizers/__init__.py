@@ -11,6 +11,8 @@ serializable as "kerasnets>CharacterTokenizer" / "kerasnets>WordTokenizer",
 so `.keras` files and `export.json` reload them with no custom_objects.
 """
 
+from kerasnets.tokenizers.bpe_training import train_bpe  # noqa: F401
+from kerasnets.tokenizers.byte_pair_tokenizer import BytePairTokenizer  # noqa: F401
 from kerasnets.tokenizers.character_tokenizer import CharacterTokenizer  # noqa: F401
 from kerasnets.tokenizers.lookup_tokenizer import (  # noqa: F401
     BERT_SPECIAL_TOKENS,

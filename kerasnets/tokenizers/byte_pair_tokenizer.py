@@ -432,11 +432,12 @@ class BytePairTokenizer(keras.layers.Layer):
                 done_index,
             )
 
-        def new_array():
-            return tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
+        def new_array():  # entry 0 is empty: concat() of a never-written array fails in eager mode
+            array = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
+            return array.write(0, tf.zeros([0], tf.int32))
 
         rows = tf.ragged.row_splits_to_segment_ids(tf.concat([[0], tf.cumsum(lengths)], 0), out_type=tf.int32)
-        loop_vars = (tf.constant(0), symbols, rows, lengths, tf.range(word_count), new_array(), new_array(), new_array())
+        loop_vars = (tf.constant(1), symbols, rows, lengths, tf.range(word_count), new_array(), new_array(), new_array())
         vector = tf.TensorShape([None])
         _, _, _, _, _, done_symbols, done_lengths, done_index = tf.while_loop(
             lambda step, symbols, rows, lengths, *_: tf.size(lengths) > 0,
@@ -457,7 +458,9 @@ class BytePairTokenizer(keras.layers.Layer):
             is_special = special_ids >= 0
             texts = tf.where(is_special, "", texts)
         if self.add_prefix_space:
-            needs_space = tf.logical_and(tf.strings.length(texts) > 0, tf.logical_not(tf.strings.regex_full_match(texts, " .*")))
+            needs_space = tf.logical_and(
+                tf.strings.length(texts) > 0, tf.not_equal(tf.strings.substr(texts, 0, 1), " ")
+            )
             texts = tf.where(needs_space, tf.strings.join([" ", texts]), texts)
         words = self._pretokenize(texts)
         distinct, word_to_distinct = tf.unique(words.flat_values, out_idx=tf.int32)
