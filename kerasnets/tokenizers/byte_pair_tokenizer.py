@@ -14,13 +14,18 @@ The algorithm is GPT-2's (and Hugging Face `tokenizers`' ByteLevel BPE), step by
 
        's|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+
 
-   RE2 (`tf.strings`) has no lookahead, so `\\s+(?!\\S)|\\s+` is rewritten: a
-   whitespace run at the end of the segment is one word; a run before
-   non-whitespace gives all but its last character as one word, and the last
-   character joins the next word when it is a space ' ', else it is a word of
-   its own. `\\s` is Unicode White_Space, and the letter / number classes carry
-   the Unicode 16 code points RE2's tables lack, so words split exactly as in
-   `tokenizers` (Oniguruma).
+   RE2 (`tf.strings`) has no lookahead: the regex run is the same with
+   `\\s+(?!\\S)|\\s+` replaced by `\\s+$|\\s` (a whitespace run at the end
+   of the segment is one word; elsewhere each whitespace character is one), and
+   the one-character words of a run are joined back as the lookahead would
+   have matched them: when the next word starts with a space (the run's last
+   space, which ` ?\\p{L}+` etc. took into it), they all form one word;
+   otherwise all but the last do, and the last is a word of its own. The
+   regex has no capture groups, so RE2 runs its fast DFA; a delimiter byte
+   (\\xff, never in valid UTF-8) goes before every match and `tf.strings.split`
+   cuts there. `\\s` is Unicode White_Space (RE2's is ASCII only), and the
+   letter / number classes carry the Unicode 16 code points RE2's tables lack,
+   so words split exactly as in `tokenizers` (Oniguruma).
 4. Each word's UTF-8 bytes become the vocabulary ids of GPT-2's byte-to-unicode
    characters (bytes `!`…`~`, `¡`…`¬`, `®`…`ÿ` are themselves, the other 68
    bytes are U+0100…).
@@ -44,7 +49,10 @@ rows (what `tokenize` added), and nothing from ragged rows; pass
 lengths to be exact when a text itself ends with the padding token.
 """
 
+import collections.abc
 import json
+import string
+import types
 
 import keras
 import numpy as np
@@ -105,7 +113,7 @@ def _token_bytes(token):
 
 def _regex_literal(text):
     """`text` as an RE2 pattern matching it literally."""
-    return "".join("\\" + c if (c.isascii() and not c.isalnum() and c != " ") else c for c in text)
+    return "".join("\\" + c if c in string.punctuation else c for c in text)
 
 
 def _as_text(token):
@@ -115,7 +123,7 @@ def _as_text(token):
 def _check_vocabulary(vocabulary, source="vocabulary", locate=None):
     """{token: id} with str tokens and distinct non-negative int ids, or a ValueError naming `source`."""
     locate = locate or (lambda token: "")
-    if not isinstance(vocabulary, dict):
+    if not isinstance(vocabulary, collections.abc.Mapping):
         raise ValueError(f"{source}: expected a JSON object {{token: id}}, got {type(vocabulary).__name__}.")
     if not vocabulary:
         raise ValueError(f"{source}: the vocabulary is empty.")
@@ -123,10 +131,14 @@ def _check_vocabulary(vocabulary, source="vocabulary", locate=None):
     for token, token_id in vocabulary.items():
         token = _as_text(token)
         if isinstance(token_id, bool) or not isinstance(token_id, (int, np.integer)) or token_id < 0:
-            raise ValueError(f"{source}{locate(token)}: the id of {token!r} must be a non-negative integer, got {token_id!r}.")
+            raise ValueError(
+                f"{source}{locate(token)}: the id of {token!r} must be a non-negative integer, got {token_id!r}."
+            )
         token_id = int(token_id)
         if token_id in seen:
-            raise ValueError(f"{source}{locate(token)}: tokens {seen[token_id]!r} and {token!r} share the id {token_id}.")
+            raise ValueError(
+                f"{source}{locate(token)}: tokens {seen[token_id]!r} and {token!r} share the id {token_id}."
+            )
         if token_id >= 2**31 - 1:
             raise ValueError(f"{source}{locate(token)}: the id {token_id} of {token!r} does not fit in int32.")
         seen[token_id] = token
@@ -150,8 +162,10 @@ def _parse_merges(lines, vocabulary, source="merges"):
         left, right = parts
         for token in (left, right, left + right):
             if token not in vocabulary:
-                raise ValueError(f"{source}: line {number}: the merge {left!r} {right!r} uses {token!r}, "
-                                 "which is not in the vocabulary.")
+                raise ValueError(
+                    f"{source}: line {number}: the merge {left!r} {right!r} uses {token!r}, "
+                    "which is not in the vocabulary."
+                )
         pairs.append((left, right))
     return pairs
 
@@ -198,16 +212,16 @@ class BytePairTokenizer(keras.layers.Layer):
         self._allow_non_tensor_positional_args = True
         self.supports_jit = False
         self.built = True  # no weights: lookup tables only
-        self.vocabulary = _check_vocabulary(vocabulary)
-        merges = list(merges)
-        self.merges = [" ".join(pair) for pair in _parse_merges(enumerate(merges, 1), self.vocabulary)]
+        # Read-only containers: Keras and TensorFlow leave them untracked (no wrapping of 50k entries).
+        self.vocabulary = types.MappingProxyType(_check_vocabulary(vocabulary))
+        self.merges = tuple(" ".join(pair) for pair in _parse_merges(enumerate(merges, 1), self.vocabulary))
         self.sequence_length = None if sequence_length is None else int(sequence_length)
         self.special_tokens = tuple(_as_text(t) for t in special_tokens)
         if padding_id is None:
             padding_id = self.vocabulary.get(ENDOFTEXT, 0)
         self.padding_id = int(padding_id)
         self.add_prefix_space = bool(add_prefix_space)
-        self._tokens_by_id = {token_id: token for token, token_id in self.vocabulary.items()}
+        self._tokens_by_id = types.MappingProxyType({token_id: token for token, token_id in self.vocabulary.items()})
         self._build_tables()
 
     @classmethod
@@ -437,7 +451,8 @@ class BytePairTokenizer(keras.layers.Layer):
             return array.write(0, tf.zeros([0], tf.int32))
 
         rows = tf.ragged.row_splits_to_segment_ids(tf.concat([[0], tf.cumsum(lengths)], 0), out_type=tf.int32)
-        loop_vars = (tf.constant(1), symbols, rows, lengths, tf.range(word_count), new_array(), new_array(), new_array())
+        done = (new_array(), new_array(), new_array())
+        loop_vars = (tf.constant(1), symbols, rows, lengths, tf.range(word_count), *done)
         vector = tf.TensorShape([None])
         _, _, _, _, _, done_symbols, done_lengths, done_index = tf.while_loop(
             lambda step, symbols, rows, lengths, *_: tf.size(lengths) > 0,

@@ -95,7 +95,11 @@ def files(corpus, tmp_path_factory):
         corpus["training"], vocab_size=3000, min_frequency=2, special_tokens=[ENDOFTEXT], show_progress=False
     )
     trainer.save_model(str(directory))
-    return {"directory": str(directory), "vocab": str(directory / "vocab.json"), "merges": str(directory / "merges.txt")}
+    return {
+        "directory": str(directory),
+        "vocab": str(directory / "vocab.json"),
+        "merges": str(directory / "merges.txt"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +152,20 @@ def test_ids_match_on_tricky_whitespace_contractions_and_special_tokens(files, a
     assert mismatches(ids, expected, lines)[:3] == []
 
 
+def test_character_classes_match_tokenizers_across_unicode(files):
+    """Letters, numbers, whitespace and the rest, as `tokenizers`' Oniguruma regex sees them."""
+    whitespace = "\t\n\x0b\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    whitespace += "".join(map(chr, range(0x2000, 0x200B)))
+    near_misses = "\x1c\x1d\x1e\x1f\u180e\u200b\u2060\ufeff"
+    sampled = [chr(code) for code in range(0xA0, 0x30000, 61) if not 0xD800 <= code <= 0xDFFF]
+    unicode_16 = [chr(code) for code in (0x1C89, 0xA7CB, 0x105C0, 0x10D4A, 0x13460, 0x1E5F0, 0x10D40, 0x1CCF0)]
+    characters = [*whitespace, *near_misses, *unicode_16, *sampled]
+    lines = [f"x{c}1{c} {c}{c}!{c}  {c}a" for c in characters]
+    ours = BytePairTokenizer.from_files(files["vocab"], files["merges"]).tokenize_ragged(lines).to_list()
+    expected = [encoding.ids for encoding in rust_bpe(files).encode_batch(lines)]
+    assert mismatches(ours, expected, lines)[:3] == []
+
+
 def test_detokenize_gives_back_the_text_and_decodes_like_hugging_face(corpus, tokenizer, gpt2_fast):
     lines = corpus["lines"] + fuzz_lines(500, seed=1)
     ragged = tokenizer.tokenize_ragged(lines)
@@ -177,7 +195,8 @@ def test_tokenize_pads_truncates_and_keeps_shapes(tokenizer):
     fixed = tokenizer.tokenize(["Hello world, it's me.", "a"], sequence_length=3).numpy()
     assert fixed.tolist() == [ragged[0][:3].numpy().tolist(), [ragged[1][0].numpy(), pad, pad]]
     scalar = tokenizer.tokenize_ragged("Hello world")
-    assert scalar.shape.rank == 1 and scalar.numpy().tolist() == tokenizer.tokenize_ragged(["Hello world"])[0].numpy().tolist()
+    assert scalar.shape.rank == 1
+    assert scalar.numpy().tolist() == tokenizer.tokenize_ragged(["Hello world"])[0].numpy().tolist()
     assert tokenizer.tokenize("a", sequence_length=4).numpy().tolist() == [ragged[1][0].numpy(), pad, pad, pad]
     assert tokenizer.detokenize(tokenizer.tokenize("Hello world")).numpy() == b"Hello world"
     column = tokenizer(tf.constant([["Hello"], ["a"]]))  # (B, 1) string inputs, as a Keras model gives
@@ -258,7 +277,8 @@ def test_saved_model_runs_core_ops_only_and_reloads(tokenizer, tmp_path):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
         def tokenize(self, texts):
             ids = self.tokenizer.tokenize_ragged(texts)
-            return {"ids": self.tokenizer.tokenize(texts), "lengths": ids.row_lengths(), "text": self.tokenizer.detokenize(ids)}
+            text = self.tokenizer.detokenize(ids)
+            return {"ids": self.tokenizer.tokenize(texts), "lengths": ids.row_lengths(), "text": text}
 
     served = Served(tokenizer)
     assert ops_outside_core(concrete_function_op_types(served.tokenize.get_concrete_function())) == []
@@ -280,7 +300,7 @@ def test_runs_inside_tf_data(tokenizer):
 
 
 def test_train_bpe_writes_files_hugging_face_reads_identically(corpus, tmp_path):
-    texts = corpus["training"][:3000]
+    texts = corpus["training"][:2000]
     directory = tmp_path / "trained"
     dataset = tf.data.Dataset.from_tensor_slices(texts)
     trained = train_bpe(dataset, vocabulary_size=1000, directory=str(directory), sequence_length=32)
