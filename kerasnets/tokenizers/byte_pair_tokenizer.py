@@ -183,12 +183,18 @@ class BytePairTokenizer(keras.layers.Layer):
             `merges.txt`; a "#version" line is skipped) or (left, right) pairs.
         sequence_length: Default pad/truncate length of `tokenize` (None: the
             longest in the batch).
-        special_tokens: Tokens matched whole in the text (when in the vocabulary).
+        special_tokens: Tokens matched whole in the text, like Hugging Face's
+            added tokens; those not in the vocabulary are ignored.
         padding_id: The id `tokenize` pads with; None: the id of
             "<|endoftext|>" when in the vocabulary, else 0.
         add_prefix_space: Put a space in front of every text (segment between
             special tokens) that does not start with one, as GPT-2 does for a
             word in the middle of a sentence.
+
+    Bytes whose character has no id are skipped (BPE without an unknown
+    token, as `tokenizers`); a byte-level vocabulary has all 256.
+    `token_to_id` / `id_to_token` give None for unknown tokens / ids, as
+    Hugging Face does.
 
     Example:
 

@@ -230,6 +230,16 @@ def test_vocabulary_lookups(tokenizer, files):
     assert without.padding_id == 0 and without.tokenize_ragged(["abab", "ba"]).to_list() == [[2, 2], [1, 0]]
 
 
+def test_bytes_without_a_token_are_skipped_as_in_tokenizers():
+    vocabulary = {"a": 0, "b": 1, "ab": 2, "Ġ": 3, "Ġab": 4, "Ġa": 5}
+    merges = [("a", "b"), ("Ġ", "a"), ("Ġa", "b")]
+    peer = tokenizers.Tokenizer(tokenizers.models.BPE(vocab=vocabulary, merges=merges))
+    peer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    ours = BytePairTokenizer(vocabulary, merges, special_tokens=())
+    lines = ["abc ab", "cab", "a\u00e9b  ab", "ccc", "ab", "", "b a"]
+    assert ours.tokenize_ragged(lines).to_list() == [encoding.ids for encoding in peer.encode_batch(lines)]
+
+
 def test_bad_files_raise_one_value_error_naming_file_and_line(tmp_path, files):
     with open(files["vocab"], encoding="utf-8") as file:
         vocabulary = json.load(file)
