@@ -5,13 +5,23 @@
     ids = tokenizer(["Hello, world!"])          # int32 (1, L), 0-padded
     tokenizer.detokenize(ids)                   # [b"hello world"]
 
-Ids everywhere: 0 padding, 1 OOV ("[UNK]"), then the special tokens, then
-the vocabulary (see `lookup_tokenizer`). Both classes are registered
-serializable as "kerasnets>CharacterTokenizer" / "kerasnets>WordTokenizer",
-so `.keras` files and `export.json` reload them with no custom_objects.
+Ids of the project's own tokenizers: 0 padding, 1 OOV ("[UNK]"), then the
+special tokens, then the vocabulary (see `lookup_tokenizer`).
+
+The published models' subword tokenizers keep their checkpoint's ids:
+
+    tokenizer = from_pretrained("checkpoints/gpt2")   # BytePairTokenizer (GPT-2's byte-level BPE)
+    tokenizer = from_pretrained("checkpoints/bert")   # WordPieceTokenizer (+ BertPacker for [CLS] a [SEP] b [SEP])
+    train_bpe(dataset, 8000) / train_wordpiece(dataset, 8000)   # new vocabularies, Hugging Face file formats
+
+All are Keras layers in core TensorFlow ops (stock TF Serving runs them),
+registered serializable, so `.keras` files and `export.json` reload them with
+no custom_objects.
 """
 
 from kerasnets.tokenizers.bert_packer import BertPacker  # noqa: F401
+from kerasnets.tokenizers.bpe_training import train_bpe  # noqa: F401
+from kerasnets.tokenizers.byte_pair_tokenizer import BytePairTokenizer  # noqa: F401
 from kerasnets.tokenizers.character_tokenizer import CharacterTokenizer  # noqa: F401
 from kerasnets.tokenizers.lookup_tokenizer import (  # noqa: F401
     BERT_SPECIAL_TOKENS,
