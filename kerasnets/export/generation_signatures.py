@@ -142,6 +142,8 @@ def add_generation_signatures(
         input_tokenizer = output_tokenizer = tokenizer
         if end_token_id is None:  # e.g. GPT-2's "<|endoftext|>"
             end_token_id = getattr(tokenizer, "end_token_id", None)
+            if end_token_id is None:
+                end_token_id = _special_id(tokenizer, "<|endoftext|>")
     else:
         input_tokenizer = source_tokenizer or tokenizer
         output_tokenizer = target_tokenizer or tokenizer

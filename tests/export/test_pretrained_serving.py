@@ -50,9 +50,8 @@ def gpt2_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     reference = transformers.GPT2LMHeadModel(config).eval()
     reference.save_pretrained(directory, safe_serialization=True)
-    hf_tokenizer = transformers.GPT2TokenizerFast(
-        vocab_file=os.path.join(directory, "vocab.json"), merges_file=os.path.join(directory, "merges.txt")
-    )
+    hf_tokenizer = transformers.GPT2TokenizerFast.from_pretrained(directory)  # reads vocab.json + merges.txt
+    assert hf_tokenizer.vocab_size == bpe.get_vocab_size()
     return directory, reference, hf_tokenizer, end
 
 
