@@ -184,12 +184,11 @@ def profile(files, texts):
     """Median time of each stage of BytePairTokenizer.tokenize_ragged on the batch."""
     tokenizer = BytePairTokenizer.from_files(files["vocab"], files["merges"])
     strings = tf.constant(texts)
-    words = tokenizer._pretokenize(tokenizer._segments(strings).flat_values).flat_values
+    words, _ = tokenizer._pretokenize(strings)
     distinct, _ = tf.unique(words)
     stages = {
         "transcode": (lambda s: tf.strings.unicode_transcode(s, "UTF-8", "UTF-8", errors="replace"), strings),
-        "special split": (lambda s: tokenizer._segments(s).flat_values, strings),
-        "pre-tokenize": (lambda s: tokenizer._pretokenize(s).flat_values, strings),
+        "pre-tokenize": (lambda s: tokenizer._pretokenize(s)[0], strings),
         "unique": (lambda w: tf.unique(w)[0], words),
         "BPE merges": (lambda d: tokenizer._merge_words(d).flat_values, distinct),
         "all": (lambda s: tokenizer.tokenize_ragged(s).flat_values, strings),

@@ -86,6 +86,7 @@ _WHITESPACE_CHARACTERS = (
 )
 # \xff never occurs in valid UTF-8: a safe delimiter to insert before every match and split on.
 _DELIMITER = b"\xff"
+_SPECIAL_BYTE = b"\xfe"  # also never in valid UTF-8: a word that is a special token, inside the BPE step
 
 
 def bytes_to_unicode():
@@ -114,6 +115,32 @@ def _token_bytes(token):
 def _regex_literal(text):
     """`text` as an RE2 pattern matching it literally."""
     return "".join("\\" + c if c in string.punctuation else c for c in text)
+
+
+def _row_ids(row_splits):
+    """The row of each value, from row splits, in O(values + rows).
+
+    (TF's `RaggedTensor.value_rowids()` tiles rows × longest row: one long text would take gigabytes.)
+    """
+    row_splits = tf.cast(row_splits, tf.int64)
+    starts = row_splits[:-1]
+    # +1 at each row's start (several for empty rows; trailing empty rows land past the end).
+    marks = tf.math.unsorted_segment_sum(tf.ones_like(starts), starts, row_splits[-1] + 1)
+    return tf.cumsum(marks[:-1]) - 1
+
+
+def _row_ids_from_lengths(lengths):
+    lengths = tf.cast(lengths, tf.int64)
+    return _row_ids(tf.concat([[0], tf.cumsum(lengths)], 0))
+
+
+def _split_nonempty(strings, delimiter):
+    """Strings (N,) split on `delimiter` → the non-empty pieces (flat) and the int64 index of each one's string."""
+    pieces = tf.strings.split(strings, delimiter)
+    flat = pieces.flat_values
+    rows = pieces.value_rowids()  # cached from the split op: no tiling
+    keep = tf.strings.length(flat) > 0
+    return tf.boolean_mask(flat, keep), tf.boolean_mask(rows, keep)
 
 
 def _as_text(token):
@@ -340,36 +367,24 @@ class BytePairTokenizer(keras.layers.Layer):
         return {token: self.vocabulary[token] for token in self.special_tokens if token in self.vocabulary}
 
     # -- tokenize -----------------------------------------------------------------
-    def _segments(self, strings):
-        """Strings (B,) → RaggedTensor (B, None) of non-empty segments, special tokens on their own."""
-        if self._special_pattern is None:
-            segments = tf.RaggedTensor.from_tensor(strings[:, tf.newaxis])
-        else:
-            marked = tf.strings.regex_replace(strings, self._special_pattern, _DELIMITER + rb"\0" + _DELIMITER)
-            segments = tf.strings.split(marked, _DELIMITER)
-        return tf.ragged.boolean_mask(segments, tf.strings.length(segments) > 0)
-
     def _pretokenize(self, texts):
-        """Texts (N,) → RaggedTensor (N, None) of GPT-2 words (see step 3)."""
+        """Texts (N,) → GPT-2's words (see step 3): flat strings and the int64 text index of each."""
         marked = tf.strings.regex_replace(texts, _PRETOKENIZE_PATTERN, _DELIMITER + rb"\0")
-        words = tf.strings.split(marked, _DELIMITER)
-        words = tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
-        return self._join_whitespace(words)
+        words, rows = _split_nonempty(marked, _DELIMITER)
+        return self._join_whitespace(words, rows)
 
-    def _join_whitespace(self, words):
+    def _join_whitespace(self, words, rows):
         """Join the one-character whitespace words of a run as `\\s+(?!\\S)` would have matched them.
 
         In a run of m such words (only made before non-whitespace), the first
         m-1 are GPT-2's word; the m-th joins them too when the next word starts
         with the run's last space (` ?\\p{L}+` took it), and stays alone otherwise.
         """
-        flat = words.flat_values
-        rows = words.value_rowids()
-        single = self._whitespace_table.lookup(flat)
+        single = self._whitespace_table.lookup(words)
         same_row_as_next = tf.equal(rows[:-1], rows[1:])
         single_before = tf.logical_and(single[:-1], same_row_as_next)  # word i and i+1 both in a row, i single
         next_single = tf.concat([tf.logical_and(single[1:], same_row_as_next), [False]], 0)
-        next_starts_with_space = tf.concat([tf.equal(tf.strings.substr(flat[1:], 0, 1), " "), [False]], 0)
+        next_starts_with_space = tf.concat([tf.equal(tf.strings.substr(words[1:], 0, 1), " "), [False]], 0)
         has_next = tf.concat([same_row_as_next, [False]], 0)
         last_of_run = tf.logical_and(single, tf.logical_not(next_single))
         alone = tf.logical_and(last_of_run, tf.logical_and(has_next, tf.logical_not(next_starts_with_space)))
@@ -380,19 +395,26 @@ class BytePairTokenizer(keras.layers.Layer):
         def join():
             starts = tf.logical_not(joins_previous)
             groups = tf.cumsum(tf.cast(starts, tf.int64)) - 1
-            joined = tf.strings.unsorted_segment_join(flat, groups, tf.reduce_sum(tf.cast(starts, tf.int64)))
+            joined = tf.strings.unsorted_segment_join(words, groups, tf.reduce_sum(tf.cast(starts, tf.int64)))
             return joined, tf.boolean_mask(rows, starts)
 
-        flat, rows = tf.cond(tf.reduce_any(joins_previous), join, lambda: (flat, rows))
-        return tf.RaggedTensor.from_value_rowids(flat, rows, nrows=words.nrows())
+        return tf.cond(tf.reduce_any(joins_previous), join, lambda: (words, rows))
 
     def _word_symbols(self, words):
-        """Words (U,) → their bytes' ids: flat int32 values and int32 row lengths."""
+        """Words (U,) → their bytes' ids (flat int32) and int32 lengths; a special token is its one id."""
+        if self._special_table is not None:
+            special_ids = tf.cast(self._special_table.lookup(words), tf.int32)
+            # \xfe never occurs in valid UTF-8: it stands for the special token, one symbol.
+            words = tf.where(special_ids >= 0, _SPECIAL_BYTE, words)
         lengths = tf.strings.length(words)
-        all_bytes = tf.io.decode_raw(tf.strings.reduce_join(words), tf.uint8)
-        symbols = tf.gather(self._byte_ids, tf.cast(all_bytes, tf.int32))
+        all_bytes = tf.cast(tf.io.decode_raw(tf.strings.reduce_join(words), tf.uint8), tf.int32)
+        symbols = tf.gather(self._byte_ids, all_bytes)
+        rows = None
+        if self._special_table is not None:
+            rows = _row_ids_from_lengths(lengths)
+            symbols = tf.where(tf.equal(all_bytes, ord(_SPECIAL_BYTE)), tf.gather(special_ids, rows), symbols)
         if not self._all_bytes_known:  # a byte without a token is skipped, as BPE without unk_token does
-            rows = tf.repeat(tf.range(tf.size(lengths)), lengths)
+            rows = _row_ids_from_lengths(lengths) if rows is None else rows
             known = symbols >= 0
             symbols = tf.boolean_mask(symbols, known)
             lengths = tf.math.unsorted_segment_sum(tf.cast(known, tf.int32), rows, tf.size(lengths))
@@ -456,7 +478,7 @@ class BytePairTokenizer(keras.layers.Layer):
             array = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
             return array.write(0, tf.zeros([0], tf.int32))
 
-        rows = tf.ragged.row_splits_to_segment_ids(tf.concat([[0], tf.cumsum(lengths)], 0), out_type=tf.int32)
+        rows = tf.cast(_row_ids_from_lengths(lengths), tf.int32)
         done = (new_array(), new_array(), new_array())
         loop_vars = (tf.constant(1), symbols, rows, lengths, tf.range(word_count), *done)
         vector = tf.TensorShape([None])
@@ -471,28 +493,34 @@ class BytePairTokenizer(keras.layers.Layer):
         return tf.gather(merged, tf.math.invert_permutation(done_index.concat()))
 
     def _tokenize_batch(self, strings):
+        # Flat tensors with int64 row indices throughout: TF's RaggedTensor.value_rowids() (used by
+        # ragged boolean_mask, concat and reduce ops) allocates rows × longest row, which one long
+        # text would blow up.
         strings = tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-        segments = self._segments(strings)
-        texts = segments.flat_values
-        if self._special_table is not None:
-            special_ids = self._special_table.lookup(texts)
-            is_special = special_ids >= 0
-            texts = tf.where(is_special, "", texts)
+        batch_size = tf.size(strings, out_type=tf.int64)
+        if self._special_pattern is None:
+            segments, segment_rows = strings, tf.range(batch_size)
+        else:
+            marked = tf.strings.regex_replace(strings, self._special_pattern, _DELIMITER + rb"\0" + _DELIMITER)
+            segments, segment_rows = _split_nonempty(marked, _DELIMITER)
+            is_special = self._special_table.lookup(segments) >= 0
+        texts = segments
         if self.add_prefix_space:
             needs_space = tf.logical_and(
                 tf.strings.length(texts) > 0, tf.not_equal(tf.strings.substr(texts, 0, 1), " ")
             )
             texts = tf.where(needs_space, tf.strings.join([" ", texts]), texts)
-        words = self._pretokenize(texts)
-        distinct, word_to_distinct = tf.unique(words.flat_values, out_idx=tf.int32)
-        word_ids = tf.gather(self._merge_words(distinct), word_to_distinct)  # (words, None)
-        segment_ids = words.with_flat_values(word_ids).merge_dims(1, 2)  # (segments, None)
-        if self._special_table is not None:
-            special = tf.RaggedTensor.from_row_lengths(
-                tf.cast(tf.boolean_mask(special_ids, is_special), tf.int32), tf.cast(is_special, tf.int64)
-            )
-            segment_ids = tf.concat([segment_ids, special], axis=1)
-        return segments.with_flat_values(segment_ids).merge_dims(1, 2)
+        if self._special_pattern is not None:
+            texts = tf.where(is_special, "a", texts)  # one word, which becomes the special token again below
+        words, word_segments = self._pretokenize(texts)
+        if self._special_pattern is not None:
+            special_texts = tf.where(is_special, segments, "")  # gather no long texts per word
+            words = tf.where(tf.gather(is_special, word_segments), tf.gather(special_texts, word_segments), words)
+        distinct, word_to_distinct = tf.unique(words, out_idx=tf.int32)
+        word_ids = tf.gather(self._merge_words(distinct), word_to_distinct)  # ragged (words, None)
+        word_rows = tf.gather(segment_rows, word_segments)
+        row_lengths = tf.math.unsorted_segment_sum(word_ids.row_lengths(), word_rows, batch_size)
+        return tf.RaggedTensor.from_row_lengths(word_ids.flat_values, row_lengths)
 
     def tokenize_ragged(self, strings):
         """Strings `(B,)` (or `(B, 1)`, or a scalar) → int32 RaggedTensor `(B, None)` (a 1-D tensor for a scalar)."""
@@ -535,20 +563,27 @@ class BytePairTokenizer(keras.layers.Layer):
         are taken whole.
         """
         if isinstance(ids, tf.RaggedTensor):
-            ragged = tf.cast(ids, tf.int64)
+            if ids.ragged_rank != 1:
+                raise ValueError(f"detokenize() takes ids of shape (B, None); got a ragged tensor of rank {ids.shape.rank}.")
+            flat = tf.cast(ids.values, tf.int64)
+            rows = _row_ids(ids.row_splits)
+            batch_size = ids.nrows(out_type=tf.int64)
         else:
             ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
             if ids.shape.rank == 1:
                 return self.detokenize(ids[tf.newaxis], strip_padding=strip_padding)[0]
-            if strip_padding:
+            shape = tf.shape(ids, out_type=tf.int64)
+            batch_size = shape[0]
+            positions = tf.range(1, shape[1] + 1)
+            if strip_padding:  # keep up to the last id that is not padding
                 content = tf.not_equal(ids, self.padding_id)
-                positions = tf.range(1, tf.shape(ids)[1] + 1, dtype=tf.int64)
                 lengths = tf.reduce_max(tf.where(content, positions, tf.zeros_like(positions)), axis=1)
-                ragged = tf.RaggedTensor.from_tensor(ids, lengths=lengths)
             else:
-                ragged = tf.RaggedTensor.from_tensor(ids)
-        pieces = tf.ragged.map_flat_values(self._bytes_table.lookup, ragged)
-        text = tf.strings.reduce_join(pieces, axis=-1)
+                lengths = tf.fill([batch_size], shape[1])
+            kept = positions[tf.newaxis, :] <= lengths[:, tf.newaxis]
+            flat = tf.boolean_mask(ids, kept)
+            rows = tf.boolean_mask(tf.broadcast_to(tf.range(batch_size)[:, tf.newaxis], shape), kept)
+        text = tf.strings.unsorted_segment_join(self._bytes_table.lookup(flat), rows, batch_size)
         return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
 
     def call(self, inputs, sequence_length=None):

@@ -166,6 +166,18 @@ def test_character_classes_match_tokenizers_across_unicode(files):
     assert mismatches(ours, expected, lines)[:3] == []
 
 
+def test_one_long_word_among_many_short_ones_costs_linear_memory(corpus, tokenizer, files):
+    # TF's RaggedTensor.value_rowids() allocates rows × longest row: 5,000 distinct words × a
+    # 100,000-byte word would be 2 GB; the tokenizer keeps its own O(n) row indices.
+    rng = random.Random(2)
+    long_word = "a" * 60000 + "".join(rng.choice("bcdéü") for _ in range(40000))
+    lines = corpus["lines"][:300] + [long_word, " " * 5000 + "x" + "\n" * 3000, ENDOFTEXT * 2000]
+    ids = tf.function(tokenizer.tokenize_ragged)(tf.constant(lines))
+    expected = [encoding.ids for encoding in rust_bpe(files).encode_batch(lines)]
+    assert mismatches(ids.to_list(), expected, lines)[:3] == []
+    assert [text.decode("utf-8") for text in tokenizer.detokenize(ids).numpy()] == lines
+
+
 def test_detokenize_gives_back_the_text_and_decodes_like_hugging_face(corpus, tokenizer, gpt2_fast):
     lines = corpus["lines"] + fuzz_lines(500, seed=1)
     ragged = tokenizer.tokenize_ragged(lines)
