@@ -13,33 +13,11 @@ pair occurs `min_frequency` times. The special tokens take the first ids.
 import json
 import os
 
-import numpy as np
-import tensorflow as tf
-
 from kerasnets import files
+from kerasnets.tokenizers.training_texts import python_texts
 from kerasnets.tokenizers.byte_pair_tokenizer import ENDOFTEXT, BytePairTokenizer
 
 MERGES_HEADER = "#version: 0.2"
-
-
-def _texts(data, batch_size=1024):
-    """Yield Python strings from a `tf.data.Dataset` of strings, a list, an array or a tensor."""
-    if isinstance(data, tf.data.Dataset):
-        spec = data.element_spec
-        if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
-            raise ValueError(
-                f"train_bpe() needs a dataset of strings; got element_spec={spec}. "
-                "Map it first, e.g. dataset.map(lambda text, label: text)."
-            )
-        batches = data if spec.shape.rank else data.batch(batch_size)
-        for batch in batches.as_numpy_iterator():
-            for text in np.asarray(batch).reshape(-1):
-                yield text.decode("utf-8", errors="replace")
-        return
-    if isinstance(data, str):
-        data = [data]
-    for text in np.asarray(data, dtype=object).reshape(-1):
-        yield text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
 
 
 def train_bpe(data, vocabulary_size, special_tokens=(ENDOFTEXT,), min_frequency=2, directory=None, **kwargs):
@@ -65,7 +43,7 @@ def train_bpe(data, vocabulary_size, special_tokens=(ENDOFTEXT,), min_frequency=
     special_tokens = [str(token) for token in special_tokens]
     trainer = ByteLevelBPETokenizer()
     trainer.train_from_iterator(
-        _texts(data),
+        python_texts(data, "train_bpe"),
         vocab_size=int(vocabulary_size),
         min_frequency=int(min_frequency),
         special_tokens=special_tokens,

@@ -12,32 +12,11 @@ training: the trained tokenizer itself runs on TensorFlow alone.
 
 import os
 
-import numpy as np
-import tensorflow as tf
-
 from kerasnets import files
+from kerasnets.tokenizers.training_texts import python_texts
 from kerasnets.tokenizers.word_piece_tokenizer import WordPieceTokenizer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-
-
-def _texts(data, batch_size=1024):
-    """Python strings from a tf.data dataset of strings (scalars or batches), a list or an array."""
-    if isinstance(data, tf.data.Dataset):
-        spec = data.element_spec
-        if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
-            raise ValueError(
-                f"train_wordpiece() needs a dataset of strings; got element_spec={spec}. "
-                "Map it first, e.g. dataset.map(lambda text, label: text)."
-            )
-        if not spec.shape.rank:
-            data = data.batch(batch_size)
-        for batch in data.as_numpy_iterator():
-            for text in np.reshape(batch, [-1]):
-                yield text.decode("utf-8", errors="replace")
-        return
-    for text in np.reshape(np.asarray(data, dtype=object), [-1]):
-        yield text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
 
 
 def train_wordpiece(data, vocabulary_size, lowercase=True, min_frequency=2, directory=None, **tokenizer_kwargs):
@@ -55,7 +34,7 @@ def train_wordpiece(data, vocabulary_size, lowercase=True, min_frequency=2, dire
 
     trainer = BertWordPieceTokenizer(lowercase=lowercase)
     trainer.train_from_iterator(
-        _texts(data),
+        python_texts(data, "train_wordpiece"),
         vocab_size=int(vocabulary_size),
         min_frequency=int(min_frequency),
         special_tokens=list(SPECIAL_TOKENS),
