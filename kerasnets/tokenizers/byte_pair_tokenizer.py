@@ -58,6 +58,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasnets.tokenizers.text_to_ids import TextToIds
+
 ENDOFTEXT = "<|endoftext|>"
 
 # Unicode White_Space: Oniguruma's (and Python's `regex`) `\s`; RE2's `\s` is ASCII only.
@@ -198,7 +200,7 @@ def _parse_merges(lines, vocabulary, source="merges"):
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
-class BytePairTokenizer(keras.layers.Layer):
+class BytePairTokenizer(TextToIds, keras.layers.Layer):
     """GPT-2's byte-level BPE tokenizer (identical ids to Hugging Face's), in core TensorFlow ops.
 
     See the module docstring for the algorithm and the padding convention.
@@ -585,16 +587,6 @@ class BytePairTokenizer(keras.layers.Layer):
             rows = tf.boolean_mask(tf.broadcast_to(tf.range(batch_size)[:, tf.newaxis], shape), kept)
         text = tf.strings.unsorted_segment_join(self._bytes_table.lookup(flat), rows, batch_size)
         return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-
-    def call(self, inputs, sequence_length=None):
-        return self.tokenize(inputs, sequence_length=sequence_length)
-
-    def compute_output_spec(self, inputs, sequence_length=None):
-        shape = tuple(inputs.shape)
-        if len(shape) >= 2 and shape[-1] == 1:
-            shape = shape[:-1]
-        length = sequence_length if sequence_length is not None else self.sequence_length
-        return keras.KerasTensor(shape + (length,), dtype="int32")
 
     # -- config ---------------------------------------------------------------------
     def get_config(self):

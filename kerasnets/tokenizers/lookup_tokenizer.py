@@ -26,6 +26,8 @@ import collections
 import keras
 import tensorflow as tf
 
+from kerasnets.tokenizers.text_to_ids import TextToIds
+
 PADDING_ID = 0
 OOV_ID = 1
 BERT_SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
@@ -36,7 +38,7 @@ def _as_text(token):
     return token.decode("utf-8") if isinstance(token, bytes) else str(token)
 
 
-class LookupTokenizer(keras.layers.Layer):
+class LookupTokenizer(TextToIds, keras.layers.Layer):
     """Base class: splitting is the subclass's `_split`; lookups, padding, adapt and config are here.
 
     Args:
@@ -240,16 +242,6 @@ class LookupTokenizer(keras.layers.Layer):
         ragged = tf.ragged.boolean_mask(ragged, tf.not_equal(ragged, PADDING_ID))
         tokens = tf.ragged.map_flat_values(self._tokens, ragged)
         return tf.strings.reduce_join(tokens, axis=-1, separator=self.separator)
-
-    def call(self, inputs, sequence_length=None):
-        return self.tokenize(inputs, sequence_length=sequence_length)
-
-    def compute_output_spec(self, inputs, sequence_length=None):
-        shape = tuple(inputs.shape)
-        if len(shape) >= 2 and shape[-1] == 1:
-            shape = shape[:-1]
-        length = sequence_length if sequence_length is not None else self.sequence_length
-        return keras.KerasTensor(shape + (length,), dtype="int32")
 
     # -- adapt --------------------------------------------------------------
     def adapt(self, data, batch_size=1024, steps=None):

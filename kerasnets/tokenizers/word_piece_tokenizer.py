@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasnets.tokenizers import bert_text_tables
+from kerasnets.tokenizers.text_to_ids import TextToIds
 
 # Hugging Face's WordPiece decoder cleanup, applied per token in this order (literal replacements).
 _DECODE_CLEANUP = (
@@ -68,7 +69,7 @@ def _regex_literal(text):
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
-class WordPieceTokenizer(keras.layers.Layer):
+class WordPieceTokenizer(TextToIds, keras.layers.Layer):
     """BERT's WordPiece tokenizer (`BertTokenizerFast`), as a Keras layer of core TF ops.
 
     Args:
@@ -402,16 +403,6 @@ class WordPieceTokenizer(keras.layers.Layer):
         ids = self.tokenize_ragged(strings)
         shape = None if sequence_length is None else [None, sequence_length]
         return ids.to_tensor(default_value=self.padding_id, shape=shape)
-
-    def call(self, inputs, sequence_length=None):
-        return self.tokenize(inputs, sequence_length=sequence_length)
-
-    def compute_output_spec(self, inputs, sequence_length=None):
-        shape = tuple(inputs.shape)
-        if len(shape) >= 2 and shape[-1] == 1:
-            shape = shape[:-1]
-        length = sequence_length if sequence_length is not None else self.sequence_length
-        return keras.KerasTensor(shape + (length,), dtype="int32")
 
     def detokenize(self, ids):
         """Ids `(B, L)` (dense or ragged) or `(L,)` → strings, as Hugging Face's
