@@ -24,7 +24,21 @@ def test_argument_beats_environment_beats_walking_up(tmp_path, monkeypatch):
     assert data.find_data_root(tmp_path / "arg").source == "the data_root argument"
 
 
+def hide_data_roots_outside(tmp_path, monkeypatch):
+    """The machine may hold a shared/data above pytest's temporary directory (e.g. at the root
+    of its temp area): let the walk up see only folders inside tmp_path."""
+    inside = tmp_path.resolve()
+    walk_up = locations._walk_up
+
+    def walk_up_inside(start):
+        found = walk_up(start)
+        return found if found is not None and found.is_relative_to(inside) else None
+
+    monkeypatch.setattr(locations, "_walk_up", walk_up_inside)
+
+
 def test_walks_up_from_the_package_when_the_cwd_has_no_data(tmp_path, monkeypatch):
+    hide_data_roots_outside(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(locations.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(locations, "_PACKAGE_DIR", tmp_path / "nowhere")
@@ -39,6 +53,16 @@ def test_walks_up_from_the_package_when_the_cwd_has_no_data(tmp_path, monkeypatc
     found = data.find_data_root()
     assert found.path == (tmp_path / "elsewhere" / "shared" / "data").resolve()
     assert "package" in found.source
+
+
+def test_a_shared_data_above_the_temporary_directory_does_not_leak_into_the_walk(tmp_path, monkeypatch):
+    # What the test above guards against: a real shared/data above the cwd is found first.
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "shared")
+    monkeypatch.delenv(locations.DATA_DIR_ENV, raising=False)
+    found = data.find_data_root()
+    assert found.path == (tmp_path / "shared" / "data").resolve()
+    assert "current directory" in found.source
 
 
 def test_not_found_names_the_folder_and_the_file(tmp_path):
@@ -67,6 +91,7 @@ def test_not_found_after_a_failed_download_says_why(tmp_path, monkeypatch):
 
 
 def test_without_any_data_root_the_message_says_so(tmp_path, monkeypatch):
+    hide_data_roots_outside(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(locations.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(locations, "_PACKAGE_DIR", pathlib.Path(tmp_path))
