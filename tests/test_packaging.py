@@ -14,6 +14,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVING_API = "tensorflow-serving-api==2.21.0"
 
@@ -51,8 +53,15 @@ CHECK_SERVING = textwrap.dedent(
 )
 
 
-def test_plain_pip_install_then_serving_api_no_deps(tmp_path):
-    source, venv, work = tmp_path / "src", tmp_path / "venv", tmp_path / "work"
+@pytest.fixture
+def venv(tmp_path):
+    path = tmp_path / "venv"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)  # about 2 GB with TensorFlow: not kept in pytest's tmp dirs
+
+
+def test_plain_pip_install_then_serving_api_no_deps(tmp_path, venv):
+    source, work = tmp_path / "src", tmp_path / "work"
     source.mkdir()
     work.mkdir()
     copy_source(source)
