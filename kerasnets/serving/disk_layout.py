@@ -259,6 +259,12 @@ def atomic_version_directory(model_dir, version, stale_after_seconds=STALE_STAGI
 # --------------------------------------------------------------------------
 
 
+SERVING_API_INSTALL_HINT = (
+    "Install them with: pip install --no-deps tensorflow-serving-api==2.21.0 "
+    "(--no-deps: its wheel asks for the full 'tensorflow'; tensorflow-cpu provides all it imports)."
+)
+
+
 def model_server_config_pb2():
     """`tensorflow_serving.config.model_server_config_pb2`, or an ImportError saying how to install it."""
     try:
@@ -266,12 +272,6 @@ def model_server_config_pb2():
     except ImportError as error:  # pragma: no cover - depends on the installation
         raise ImportError(f"TensorFlow Serving's protos are missing ({error}). {SERVING_API_INSTALL_HINT}") from None
     return module
-
-
-SERVING_API_INSTALL_HINT = (
-    "Install them with: pip install --no-deps tensorflow-serving-api==2.21.0 "
-    "(--no-deps: its wheel asks for the full 'tensorflow'; tensorflow-cpu provides all it imports)."
-)
 
 
 def parse_model_config(text, source="<string>"):
