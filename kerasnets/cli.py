@@ -206,8 +206,23 @@ def _demo(args):
         keep_serving=args.keep_serving, data_dir=args.data_dir)
 
 
+def _missing_serving_api(command):
+    """One line saying how to install TF Serving's protos, or None when they are importable."""
+    import importlib.util
+
+    if command not in ("export", "serve", "demo") or importlib.util.find_spec("tensorflow_serving"):
+        return None
+    from kerasnets.serving.disk_layout import SERVING_API_INSTALL_HINT
+
+    return f"kerasnets {command} needs TensorFlow Serving's protos (tensorflow_serving). {SERVING_API_INSTALL_HINT}"
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    missing = _missing_serving_api(args.command)
+    if missing:
+        print(f"kerasnets: error: {missing}", file=sys.stderr)
+        return 1
     if args.command == "serve":
         from kerasnets.serving.cli import run as serve
 

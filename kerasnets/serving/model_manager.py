@@ -8,8 +8,9 @@ with `tensorflow_serving.config.model_server_config_pb2`), either from
 duplicate names, relative base paths, missing or unsupported platform.
 
 Version discovery and policy mirror `FileSystemStoragePathSource`: the
-children of `base_path` whose names are all digits are versions (`007` is
-version 7); `model_version_policy` picks the aspired ones: `latest
+children of `base_path` whose names read as int64 numbers are versions (`007`
+is version 7; the rule and the rest of the disk format are in `disk_layout`);
+`model_version_policy` picks the aspired ones: `latest
 {num_versions}` (the default, with 1; 0 counts as 1), `all {}`, or
 `specific {versions}`. A background thread re-lists every
 `file_system_poll_wait_seconds` (0: list once at start), loads aspired
@@ -30,10 +31,10 @@ unchanged. Labels change only when the config is reloaded
 
 import logging
 import os
-import re
 import threading
 import time
 
+from kerasnets.serving import disk_layout
 from kerasnets.serving.servable import Servable
 from kerasnets.serving.status import (
     Code,
@@ -46,8 +47,6 @@ from kerasnets.serving.status import (
 LOG = logging.getLogger("kerasnets.serving")
 
 TENSORFLOW_PLATFORM = "tensorflow"
-_INT64_MAX = 2**63 - 1
-_VERSION_DIRECTORY = re.compile(r"[0-9]+", re.ASCII)
 
 # ModelVersionStatus.State names (get_model_status.proto).
 START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
@@ -60,9 +59,7 @@ START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UN
 
 def single_model_config(name, base_path):
     """TF Serving's `BuildSingleModelConfig`: one model, platform tensorflow, default policy."""
-    from tensorflow_serving.config import model_server_config_pb2
-
-    config = model_server_config_pb2.ModelServerConfig()
+    config = disk_layout.model_server_config_pb2().ModelServerConfig()
     model = config.model_config_list.config.add()
     model.name = name
     model.base_path = base_path
@@ -72,27 +69,21 @@ def single_model_config(name, base_path):
 
 def parse_model_config(text, source="<string>"):
     """A `ModelServerConfig` from protobuf text; bad text raises INVALID_ARGUMENT."""
-    from google.protobuf import text_format
-    from tensorflow_serving.config import model_server_config_pb2
-
-    config = model_server_config_pb2.ModelServerConfig()
     try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as error:
-        raise invalid_argument(f"Invalid protobuf file: '{source}' ({error})") from None
-    return config
+        return disk_layout.parse_model_config(text, source)
+    except ValueError as error:
+        raise invalid_argument(str(error)) from None
 
 
 def read_model_config_file(path):
     """TF Serving's `ParseProtoTextFile<ModelServerConfig>(--model_config_file)`."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        return disk_layout.read_model_config(path)
     except FileNotFoundError:
         raise not_found(f"{path}; No such file or directory") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise invalid_argument(f"Invalid protobuf file: '{path}' ({error})") from None
-    return parse_model_config(text, source=path)
+    except (OSError, ValueError) as error:
+        message = str(error) if isinstance(error, ValueError) else f"Invalid protobuf file: '{path}' ({error})"
+        raise invalid_argument(message) from None
 
 
 def _is_relative_path(path):
@@ -151,40 +142,19 @@ def validate_model_platforms(config):
 # --------------------------------------------------------------------------
 
 
-def _listdir(path):
-    if "://" in path:
-        import tensorflow as tf
-
-        return [name.rstrip("/") for name in tf.io.gfile.listdir(path)]
-    return os.listdir(path)
-
-
-def _isdir(path):
-    if "://" in path:
-        import tensorflow as tf
-
-        return tf.io.gfile.isdir(path)
-    return os.path.isdir(path)
-
-
 def list_versions(name, base_path):
-    """{version: path} of the all-digit child directories of `base_path`."""
-    if not _isdir(base_path):
+    """{version: path} of the children of `base_path` TF Serving reads as versions (`disk_layout`)."""
+    if not disk_layout.is_directory(base_path):
         raise not_found(f"Could not find base path {base_path} for servable {name}")
-    versions = {}
-    for child in sorted(_listdir(base_path)):
-        if not _VERSION_DIRECTORY.fullmatch(child):
-            continue
-        version = int(child)
-        path = base_path.rstrip("/") + "/" + child
-        if version > _INT64_MAX or not _isdir(path):
-            continue
-        if version in versions:
-            LOG.warning("Servable %s has multiple directories for version %d; using %s", name, version, child)
-            if child != str(version):
-                continue
-        versions[version] = path
-    return versions
+
+    def duplicate(version, used, ignored):
+        LOG.warning(
+            "Duplicate version directories detected. Version %d will be loaded from %s, %s will be ignored.",
+            version, disk_layout.join(base_path, used), disk_layout.join(base_path, ignored),
+        )
+
+    children = disk_layout.version_children(base_path, on_duplicate=duplicate)
+    return {version: disk_layout.join(base_path, child) for version, child in children.items()}
 
 
 def aspired_versions(name, policy, versions):

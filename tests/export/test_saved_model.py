@@ -157,7 +157,7 @@ def test_malformed_models_config_is_reported_and_left_alone(tmp_path):
     path = os.path.join(tmp_path, "models.config")
     with open(path, "w") as handle:
         handle.write("model_config_list { config { nme: 'x' } }")
-    with pytest.raises(ValueError, match="not a valid TensorFlow Serving model config"):
+    with pytest.raises(ValueError, match="Invalid protobuf file"):
         export_model(models.mlp(), "neuron", base_dir=str(tmp_path))
     assert open(path).read() == "model_config_list { config { nme: 'x' } }"
 

@@ -49,15 +49,31 @@ def test_version_policies(saved_models, policy, loaded, latest):
         manager.stop()
 
 
-def test_only_all_digit_directories_are_versions(tmp_path, saved_models):
+def test_only_int64_names_are_versions(tmp_path, saved_models):
     base = tmp_path / "half"
     shutil.copytree(f"{saved_models['half']}/1", base / "007")
-    for ignored in ("v9", "tmp", "1.5", ".8"):
+    # Not numbers to absl::SimpleAtoi: suffixes, non-ASCII digits, out of int64, an export's staging dir.
+    for ignored in ("v9", "tmp", "1.5", ".8", "\u00b2", "\u0663", "9" * 20, ".incomplete-12-x1y2"):
         shutil.copytree(f"{saved_models['half']}/2", base / ignored)
-    (base / "12").write_text("a file, not a version directory")
     manager = ModelManager(single_model_config("half", str(base)), file_system_poll_wait_seconds=0).start()
     try:
         assert versions_and_states(manager) == [(7, "AVAILABLE")]
+    finally:
+        manager.stop()
+
+
+def test_a_file_named_as_a_number_is_a_version_that_fails(tmp_path, saved_models):
+    # TF Serving indexes GetChildren's names without checking for directories.
+    base = tmp_path / "half"
+    shutil.copytree(f"{saved_models['half']}/1", base / "1")
+    (base / "12").write_text("a file, not a SavedModel")
+    manager = ModelManager(
+        config_for(str(base), "model_version_policy { all {} }"), file_system_poll_wait_seconds=0
+    ).start()
+    try:
+        statuses = {s.version: s for s in manager.model_status("half")}
+        assert statuses[1].state == "AVAILABLE"
+        assert (statuses[12].state, statuses[12].error_code) == ("END", Code.NOT_FOUND)
     finally:
         manager.stop()
 
