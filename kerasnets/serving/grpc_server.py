@@ -525,10 +525,12 @@ def _output_aliases(signature, output_filter):
 
 
 def _fill_classification(result, rows):
+    # Class.label is a proto3 string: Python protobuf refuses bytes that are not UTF-8 (TF Serving
+    # would send them raw, and Python clients could not parse the answer).
     for row in rows:
         classifications = result.classifications.add()
         for label, score in row:
-            classifications.classes.add(label=label, score=score)
+            classifications.classes.add(label=label.decode("utf-8", "replace"), score=score)
 
 
 def _fill_regression(result, values):
@@ -615,6 +617,20 @@ class ModelServicer(_Rpcs, _model_service_base()):
 # --------------------------------------------------------------------------
 
 
+def _bind_error(host, port, reason):
+    """The OS's own error for (host, port), found by binding a plain socket (grpcio only says it failed)."""
+    import socket
+
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind(address)
+    except OSError as error:
+        return error
+    return OSError(f"gRPC could not listen on {host}:{port}: {reason}")
+
+
 class GrpcServer:
     """Both services on a `grpc.server(ThreadPoolExecutor(max_threads))`.
 
@@ -678,7 +694,7 @@ class GrpcServer:
             reason = "address in use or not available"
         if not port:
             self._close()
-            raise OSError(f"cannot bind gRPC to {host}:{self.requested_port}: {reason}")
+            raise _bind_error(self.host, self.requested_port, reason)
         self.port = port
         return port
 
