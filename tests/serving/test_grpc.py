@@ -31,7 +31,7 @@ from tensorflow_serving.apis import (
 from kerasnets.serving import Code, ModelServer, single_model_config
 from kerasnets.serving.grpc_server import GrpcServer
 
-from .conftest import MAX_REQUEST_BYTES
+from tests.serving.conftest import MAX_REQUEST_BYTES
 
 TIMEOUT = 10.0
 
