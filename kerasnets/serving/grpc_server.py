@@ -139,7 +139,8 @@ def decoded_bytes(proto):
 
 
 def tensor_proto_to_ndarray(proto):
-    """`Tensor::FromProto` for a request TensorProto; raises ValueError/TypeError when it does not parse."""
+    """`Tensor::FromProto` for a request TensorProto; raises ValueError, TypeError, KeyError or IndexError
+    when it does not parse."""
     import tensorflow as tf
 
     if proto.dtype == 0:  # DT_INVALID
@@ -372,7 +373,7 @@ class PredictionServicer(_Rpcs, _prediction_service_base()):
                 )
             try:
                 array = tensor_proto_to_ndarray(proto)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, KeyError, IndexError):  # what make_ndarray raises on a bad proto
                 raise invalid_argument(f"tensor parsing error: {alias}") from None
             chosen.append((alias, proto.dtype, array))
         if request_inputs and len(seen) != len(request_inputs):

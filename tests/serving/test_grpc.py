@@ -452,3 +452,22 @@ def test_model_server_grpc_port_0_reload_and_stop(saved_models, caplog):
         predictions.Predict(predict_request("half", {"x": np.ones(1, np.float32)}), 2.0)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     channel.close()
+
+
+def test_signature_method_name_check(server):
+    checked = GrpcServer(server.manager, host="127.0.0.1", port=0, max_threads=2,
+                         enable_signature_method_name_check=True).start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{checked.port}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            request = classification_pb2.ClassificationRequest()
+            request.model_spec.name = "classifier"
+            request.input.example_list.examples.append(example(x=1.0))
+            assert rpc_error(stub.Classify, request) == (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Expected classification signature method_name to be tensorflow/serving/classify. "
+                "Was: tensorflow/serving/predict")
+            response = stub.Predict(predict_request("half", {"x": np.ones(1, np.float32)}, version=1), TIMEOUT)
+            assert outputs_of(response)["y"].tolist() == [2.5]  # predict signatures pass the check
+    finally:
+        checked.stop()
