@@ -104,7 +104,7 @@ def run(
     port = port or free_port()
     command = [
         sys.executable, "-m", "kerasnets", "serve",
-        f"--rest_api_port={port}", "--model_name=lenet5", f"--model_base_path={os.path.abspath(os.path.join(base_dir, 'lenet5'))}",
+        f"--rest_api_port={port}", "--port=0", "--model_name=lenet5", f"--model_base_path={os.path.abspath(os.path.join(base_dir, 'lenet5'))}",
     ]  # fmt: skip
     print("\n$ " + " ".join(command[2:]).replace("-m kerasnets", "kerasnets"))
     environment = dict(os.environ)

@@ -30,7 +30,7 @@ def test_preset_and_overrides(capsys):
         (["summary", "mlp", "--set", "oops"], "--set expects key=value"),
         (["summary", "gpt", "--set", "num_heads=3"], "must be divisible by num_heads=3"),
         (["summary", "all", "--set", "dropout=0.1"], "not to 'all'"),
-        (["serve", "--port=8500", "--model_base_path=/tmp/m"], "--port is a tensorflow_model_server flag"),
+        (["serve", "--grpc_socket_path=/tmp/s", "--model_base_path=/tmp/m"], "--grpc_socket_path is a tensorflow_model_server flag"),
         (["serve"], "Both server_options.model_base_path and server_options.model_config_file are empty!"),
         (["demo", "--epochs", "0"], "--epochs must be at least 1"),
     ],

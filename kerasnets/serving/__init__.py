@@ -1,4 +1,4 @@
-"""TensorFlow Serving's REST API: a development server that answers it exactly, and a client.
+"""TensorFlow Serving's REST and gRPC APIs: a development server that answers them exactly, and a REST client.
 
     from kerasnets.serving import Client, ModelServer, single_model_config
 
@@ -11,7 +11,8 @@ From the command line (tensorflow_model_server's flags):
 
     python -m kerasnets.serving.cli --model_name=half --model_base_path=$PWD/saved_models/half
 
-Modules: `server` (routes, HTTP), `model_manager` (config, versions, polling,
+Modules: `server` (routes, HTTP), `grpc_server` (PredictionService and
+ModelService over the same manager), `model_manager` (config, versions, polling,
 labels), `servable` (one loaded SavedModel), `json_tensor` (REST JSON <->
 tensors), `json_codec` (rapidjson-compatible JSON text), `status` (error codes
 -> HTTP), `client`, `cli`.

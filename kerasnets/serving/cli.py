@@ -1,4 +1,4 @@
-"""`kerasnets serve`: the development REST server, with `tensorflow_model_server`'s flags.
+"""`kerasnets serve`: the development REST and gRPC server, with `tensorflow_model_server`'s flags.
 
     kerasnets serve --model_name=half --model_base_path=$PWD/saved_models/half
     kerasnets serve --model_config_file=$PWD/saved_models/models.config --rest_api_port=8501
@@ -10,15 +10,18 @@ or `--flag value`; booleans also as a bare `--flag` or `--flag=false`):
 `--model_config_file`, `--model_config_file_poll_wait_seconds` (0),
 `--file_system_poll_wait_seconds` (1), `--allow_version_labels_for_unavailable_models`,
 `--rest_api_timeout_in_ms` (30000), `--rest_api_num_threads` (4 x CPUs),
-`--saved_model_tags` ("serve"), `--enable_signature_method_name_check`.
+`--saved_model_tags` ("serve"), `--enable_signature_method_name_check`,
+`--port` (gRPC, 8500; 0 picks a free port, logged as `Running gRPC ModelServer
+at HOST:PORT ...`), `--grpc_max_threads` (4 x CPUs).
 
 Where this server differs: `--rest_api_port` defaults to 8501 (the tensorflow/
 serving image's REST port; TF Serving's default 0 disables REST) and 0 picks a
 free port, logged as `Exporting HTTP/REST API at:localhost:PORT ...`; `--host`
 (ours, default 127.0.0.1, so nothing outside this machine can reach it; use
 `--host 0.0.0.0` to listen everywhere as TF Serving does); `--max_request_bytes`
-(ours, default 64 MiB; larger bodies get 413). Any other tensorflow_model_server
-flag (`--port`, `--enable_batching`, ...) is refused by name with exit code 2.
+(ours, default 64 MiB; larger bodies get 413, larger gRPC messages
+RESOURCE_EXHAUSTED). Any other tensorflow_model_server flag (`--enable_batching`,
+...) is refused by name with exit code 2.
 
 Runs until Ctrl-C or SIGTERM, then stops cleanly (exit 0). A bad command line
 or model config prints one line and exits with 2; a port that cannot be bound
@@ -35,10 +38,8 @@ PROG = "kerasnets serve"
 
 # tensorflow_model_server flags this server does not implement (main.cc).
 UNIMPLEMENTED_FLAGS = (
-    "port",
     "grpc_socket_path",
     "grpc_channel_arguments",
-    "grpc_max_threads",
     "enable_batching",
     "batching_parameters_file",
     "enable_per_model_batching_parameters",
@@ -99,6 +100,13 @@ def _non_negative_int(text):
     return value
 
 
+def _positive_int(text):
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a positive integer, got 0")
+    return value
+
+
 def _port(text):
     value = _non_negative_int(text)
     if value > 65535:
@@ -115,11 +123,16 @@ def _seconds(text):
 
 def add_arguments(parser):
     """Add the `serve` flags to an `argparse` parser."""
+    from kerasnets.serving.grpc_server import DEFAULT_GRPC_PORT
     from kerasnets.serving.server import DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_REST_API_PORT
 
     add = parser.add_argument
     add("--rest_api_port", type=_port, default=DEFAULT_REST_API_PORT, metavar="PORT",
         help=f"port of the REST API (default {DEFAULT_REST_API_PORT}; 0 picks a free port)")
+    add("--port", type=_port, default=DEFAULT_GRPC_PORT, metavar="PORT",
+        help=f"port of the gRPC API (default {DEFAULT_GRPC_PORT}; 0 picks a free port)")
+    add("--grpc_max_threads", type=_positive_int, default=None, metavar="N",
+        help="gRPC request threads (default 4 x CPUs)")
     add("--host", default=DEFAULT_HOST,
         help=f"address to listen on (not a TF Serving flag; default {DEFAULT_HOST}; 0.0.0.0 for every interface)")
     add("--model_name", default="default", help='name of the single model (default "default")')
@@ -169,6 +182,11 @@ def _check_flags(args):
     for flag in UNIMPLEMENTED_FLAGS:
         if getattr(args, f"unimplemented_{flag}", None) is not None:
             raise _UsageError(f"--{flag} is a tensorflow_model_server flag this development server does not implement")
+    if args.port and args.port == args.rest_api_port:
+        # TF Serving logs this and skips REST; serving only half of what was asked is worse here.
+        raise _UsageError(
+            "server_options.http_port cannot be same as grpc_port. Please use a different port for HTTP/REST API."
+        )
 
 
 def _model_config(args):
@@ -213,6 +231,8 @@ def run(args):
             rest_api_num_threads=args.rest_api_num_threads or None,
             rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
             enable_signature_method_name_check=args.enable_signature_method_name_check,
+            grpc_port=args.port,
+            grpc_max_threads=args.grpc_max_threads,
             file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
             allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
             saved_model_tags=[tag.strip() for tag in args.saved_model_tags.split(",") if tag.strip()],
@@ -227,8 +247,8 @@ def run(args):
         except StatusError as error:
             raise _UsageError(f"Failed to start server. Error: {error.status_string()}") from None
         except OSError as error:
-            print(f"{PROG}: cannot listen on {args.host}:{args.rest_api_port}: {error.strerror or error}",
-                  file=sys.stderr)
+            port = args.rest_api_port if server.port is None else args.port
+            print(f"{PROG}: cannot listen on {args.host}:{port}: {error.strerror or error}", file=sys.stderr)
             return RUNTIME_ERROR
         server.serve_forever()
         return 0

@@ -21,8 +21,8 @@ Serving.
 What differs from `tensorflow_model_server`, on purpose: it binds
 127.0.0.1 unless told otherwise (`host`); port 0 means "pick a free port"
 (TF Serving: REST disabled); request bodies larger than `max_request_bytes`
-(default 64 MiB) get 413 with a JSON error (TF Serving has no limit); there is
-no gRPC endpoint.
+(default 64 MiB) get 413 with a JSON error (TF Serving has no limit); gRPC
+(`grpc_port`, see `grpc_server`) runs only when asked for.
 
 Requests are parsed and run on a thread pool (`rest_api_num_threads`), never
 on the event loop; inference is bounded by `rest_api_timeout_in_ms` (504
@@ -274,7 +274,11 @@ class ModelServer:
         ...
         server.stop()
 
-    or `with ModelServer(config, port=0) as server: ...`. Pass `manager=` to
+    or `with ModelServer(config, port=0) as server: ...`. `grpc_port` (None:
+    no gRPC; 0: a free port, then `grpc_port_bound`) also serves TF Serving's
+    gRPC API from the same manager, on `grpc_max_threads` threads (default 4 x
+    CPUs); `request_observer` is called once per finished gRPC request (see
+    `grpc_server.PredictionServicer`). Pass `manager=` to
     use an existing `ModelManager`; otherwise the manager options
     (`file_system_poll_wait_seconds`, `allow_version_labels_for_unavailable_models`,
     `saved_model_tags`, `model_config_file`, `model_config_file_poll_wait_seconds`)
@@ -293,6 +297,9 @@ class ModelServer:
         rest_api_num_threads=None,
         rest_api_timeout_in_ms=DEFAULT_REST_API_TIMEOUT_IN_MS,
         enable_signature_method_name_check=False,
+        grpc_port=None,
+        grpc_max_threads=None,
+        request_observer=None,
         **manager_options,
     ):
         if manager is None:
@@ -309,6 +316,12 @@ class ModelServer:
         self.rest_api_num_threads = rest_api_num_threads or default_rest_api_num_threads()
         self.rest_api_timeout_in_ms = rest_api_timeout_in_ms
         self.handler = RestApiHandler(manager, enable_signature_method_name_check)
+        self.enable_signature_method_name_check = enable_signature_method_name_check
+        self.grpc_port = grpc_port
+        self.grpc_max_threads = grpc_max_threads
+        self.grpc_port_bound = None
+        self.request_observer = request_observer
+        self._grpc = None
         self._executor = None
         self._loop = None
         self._thread = None
@@ -349,9 +362,11 @@ class ModelServer:
         self._socket = self._bind()
         self.port = self._socket.getsockname()[1]
         try:
+            self._bind_grpc()
             self.manager.start()
         except BaseException:
             self._socket.close()
+            self._stop_grpc()
             raise
         try:
             self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -364,10 +379,44 @@ class ModelServer:
         except BaseException:
             self.stop()
             raise
+        if self._grpc is not None:
+            self._grpc.start()  # logs "Running gRPC ModelServer at HOST:PORT ..."
         LOG.info("Exporting HTTP/REST API at:localhost:%d ...", self.port)
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             LOG.info("Listening on %s:%d", self.host, self.port)
         return self
+
+    @property
+    def grpc_target(self):
+        """`host:port` for `grpc.insecure_channel` (None without gRPC)."""
+        if self.grpc_port_bound is None:
+            return None
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        return f"[{host}]:{self.grpc_port_bound}" if ":" in host else f"{host}:{self.grpc_port_bound}"
+
+    def _bind_grpc(self):
+        if self.grpc_port is None:
+            return
+        from kerasnets.serving.grpc_server import GrpcServer
+
+        self._grpc = GrpcServer(
+            self.manager,
+            host=self.host,
+            port=self.grpc_port,
+            max_threads=self.grpc_max_threads,
+            max_request_bytes=self.max_request_bytes,
+            enable_signature_method_name_check=self.enable_signature_method_name_check,
+            request_observer=self.request_observer,
+        )
+        self.grpc_port_bound = self._grpc.bind()
+
+    def _stop_grpc(self):
+        if self._grpc is not None:
+            try:
+                self._grpc.stop()
+            except Exception:
+                LOG.exception("Error while stopping the gRPC server")
+            self._grpc = None
 
     async def _start_site(self):
         from aiohttp import web
@@ -438,6 +487,7 @@ class ModelServer:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self._stop_grpc()
         if self._loop is not None:
             try:
                 asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=15)

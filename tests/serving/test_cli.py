@@ -32,6 +32,7 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
     assert args.rest_api_timeout_in_ms == 30000
     assert args.allow_version_labels_for_unavailable_models is False
     assert args.max_request_bytes == 64 * 1024 * 1024
+    assert (args.port, args.grpc_max_threads) == (8500, None)
     args = parse(["serve", "--model_name=half", "--rest_api_port=0", "--allow_version_labels_for_unavailable_models",
                   "--enable_signature_method_name_check=false", "--host", "0.0.0.0", "--file_system_poll_wait_seconds", "5"])
     assert (args.model_name, args.rest_api_port, args.host) == ("half", 0, "0.0.0.0")
@@ -43,8 +44,7 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
 @pytest.mark.parametrize(
     "argv, flag",
     [
-        (["--port=8500"], "port"),
-        (["--port", "8500"], "port"),
+        (["--grpc_channel_arguments=grpc.max_connection_age_ms=1000"], "grpc_channel_arguments"),
         (["--enable_batching"], "enable_batching"),
         (["--enable_batching=true"], "enable_batching"),
         (["--tensorflow_session_parallelism", "2"], "tensorflow_session_parallelism"),
@@ -72,14 +72,14 @@ def test_unimplemented_flags_are_refused_by_name(capsys, argv, flag):
     ],
 )
 def test_startup_errors_are_one_line(capsys, argv, message):
-    assert cli.run(parse(["serve", "--rest_api_port=0"] + argv)) == 2
+    assert cli.run(parse(["serve", "--rest_api_port=0", "--port=0"] + argv)) == 2
     assert capsys.readouterr().err == message + "\n"
 
 
 def test_malformed_config_file(capsys, tmp_path):
     config = tmp_path / "models.config"
     config.write_text('model_config_list { config { name: "x" base_path: "/x" model_platform: "tensorflow" ')
-    assert cli.main([f"--model_config_file={config}", "--rest_api_port=0"]) == 2
+    assert cli.main([f"--model_config_file={config}", "--rest_api_port=0", "--port=0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"kerasnets serve: Invalid protobuf file: '{config}' (")
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -91,7 +91,7 @@ def test_labels_at_startup_need_the_flag(capsys, saved_models, tmp_path):
         f'model_config_list {{ config {{ name: "half" base_path: "{saved_models["half"]}" model_platform: "tensorflow"'
         ' version_labels { key: "stable" value: 2 } } }'
     )
-    assert cli.main([f"--model_config_file={config}", "--rest_api_port=0"]) == 2
+    assert cli.main([f"--model_config_file={config}", "--rest_api_port=0", "--port=0"]) == 2
     assert capsys.readouterr().err == (
         "kerasnets serve: Failed to start server. Error: FAILED_PRECONDITION: Request to assign label to version 2 "
         "of model half, which is not currently available for inference\n"
@@ -103,9 +103,31 @@ def test_port_in_use(capsys, saved_models):
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        code = cli.main([f"--model_base_path={saved_models['half']}", f"--rest_api_port={port}"])
-    assert code == 1
-    assert capsys.readouterr().err.startswith(f"kerasnets serve: cannot listen on 127.0.0.1:{port}: ")
+        code = cli.main([f"--model_base_path={saved_models['half']}", f"--rest_api_port={port}", "--port=0"])
+        assert code == 1
+        assert capsys.readouterr().err.startswith(f"kerasnets serve: cannot listen on 127.0.0.1:{port}: ")
+        code = cli.main([f"--model_base_path={saved_models['half']}", "--rest_api_port=0", f"--port={port}"])
+        assert code == 1
+        assert capsys.readouterr().err == f"kerasnets serve: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_grpc_and_rest_ports_must_differ(capsys):
+    assert cli.main(["--model_base_path=/abs/half", "--rest_api_port=9000", "--port=9000"]) == 2
+    assert capsys.readouterr().err == (
+        "kerasnets serve: server_options.http_port cannot be same as grpc_port. "
+        "Please use a different port for HTTP/REST API.\n"
+    )
+
+
+def _grpc_latest_version(port, name):
+    import grpc
+    from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = name
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        response = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(request, 10.0)
+    return response.model_version_status[0].version
 
 
 def test_serves_until_sigterm(saved_models):
@@ -113,7 +135,8 @@ def test_serves_until_sigterm(saved_models):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     process = subprocess.Popen(
         [sys.executable, "-m", "kerasnets.serving.cli", "--model_name=half",
-         f"--model_base_path={saved_models['half']}", "--rest_api_port=0", "--file_system_poll_wait_seconds=0"],
+         f"--model_base_path={saved_models['half']}", "--rest_api_port=0", "--port=0",
+         "--file_system_poll_wait_seconds=0"],
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
@@ -121,7 +144,7 @@ def test_serves_until_sigterm(saved_models):
     reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
     reader.start()
     try:
-        port = None
+        port = grpc_port = None
         deadline = time.monotonic() + 60
         while port is None and time.monotonic() < deadline:
             try:
@@ -129,11 +152,15 @@ def test_serves_until_sigterm(saved_models):
             except queue.Empty:
                 assert process.poll() is None, "the server exited"
                 continue
+            match = re.search(r"Running gRPC ModelServer at 127\.0\.0\.1:(\d+) \.\.\.", line)
+            grpc_port = int(match.group(1)) if match else grpc_port
             match = re.search(r"Exporting HTTP/REST API at:localhost:(\d+) \.\.\.", line)
             port = int(match.group(1)) if match else None
         assert port, "no 'Exporting HTTP/REST API at:localhost:PORT ...' line"
+        assert grpc_port and grpc_port != port, "no 'Running gRPC ModelServer at 127.0.0.1:PORT ...' line"
         status = requests.get(f"http://127.0.0.1:{port}/v1/models/half", timeout=10).json()
         assert status["model_version_status"][0]["version"] == "2"
+        assert _grpc_latest_version(grpc_port, "half") == 2
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
