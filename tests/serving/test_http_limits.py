@@ -232,6 +232,39 @@ def test_the_body_limit_is_inclusive(limited):
     assert error_of(response).startswith(f"Request body is larger than this server's limit of {SMALL_LIMIT_BYTES}")
 
 
+def test_small_requests_are_served_while_a_large_body_decodes(saved_models):
+    # 8 MiB of floats: ~1M instances, seconds of decoding and tensor building on a worker thread
+    body = b'{"instances": [' + b"0.123456, " * (8 * 2**20 // 10) + b"1.0]}"
+    with ModelServer(_config(saved_models), port=0, file_system_poll_wait_seconds=0,
+                     rest_api_num_threads=2) as model_server:
+        assert len(body) < model_server.max_request_bytes
+        stop, latencies = threading.Event(), []
+
+        def small_requests():
+            with requests.Session() as session:
+                while not stop.is_set():
+                    start = time.perf_counter()
+                    assert session.get(model_server.url + "/v1/models/half", timeout=30).status_code == 200
+                    latencies.append(time.perf_counter() - start)
+
+        thread = threading.Thread(target=small_requests)
+        thread.start()
+        try:
+            time.sleep(0.3)
+            already = len(latencies)
+            start = time.perf_counter()
+            response = requests.post(model_server.url + "/v1/models/half:predict", data=body, timeout=120)
+            large = time.perf_counter() - start
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+    assert response.status_code == 200 and response.json()["predictions"][-1] == 3.5
+    during = latencies[already:]
+    # not queued behind it: many small answers while it ran, none waiting anywhere near as long
+    assert len(during) >= 5, (large, during)
+    assert max(during) < large / 2, (large, max(during))
+
+
 # --- version numbers ------------------------------------------------------------------
 
 
