@@ -203,7 +203,8 @@ def test_the_default_cap_fits_the_descriptor_limit():
     b"GET /v1/models/half HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
 ])
 def test_a_malformed_request_gets_400_and_one_log_line(server, caplog, garbage):
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="kerasnets.serving"), \
+            caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
         with _connect(server) as sock:
             status, headers, body = _exchange(sock, garbage)
             assert _closed_by_server(sock, 5)[0]
