@@ -13,7 +13,8 @@ Every answer of the `/v1/` handler has `Content-Type: application/json`;
 errors are `{"error": "<message>"}` with TF Serving's wording and its
 status-code mapping (`status.http_status`): `Malformed request: <METHOD>
 <path>` (400) for anything that is not one of the routes above (including
-`PUT`/`DELETE`/`HEAD` and trailing slashes), `Servable not found for request:
+`PUT`/`DELETE`/`HEAD` and trailing slashes; `OPTIONS` is a CORS preflight,
+answered 200 or 400 with an empty body), `Servable not found for request:
 Latest(<name>)` (404), `Unrecognized servable version label: <label>` (400),
 and so on. Paths outside `/v1/` get libevent's HTML 404 page, as from TF
 Serving.
@@ -60,8 +61,8 @@ LOG = logging.getLogger("kerasnets.serving")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_REST_API_PORT = 8501  # tensorflow/serving's Docker image convention
-# A JSON body costs ~20x its size in Python objects while it decodes, and the decode
-# holds the GIL: 16 MiB bounds one request to ~0.3 GB and a ~1 s stall (README "HTTP limits").
+# A JSON body costs up to 25x its size in Python objects while it decodes, and json's decode
+# holds the GIL: 16 MiB bounds one request to ~0.4 GB and a < 1 s stall (README "HTTP limits").
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_HEADER_TIMEOUT_S = 20.0
 DEFAULT_BODY_TIMEOUT_S = 60.0
@@ -337,7 +338,10 @@ class ModelServer:
     use an existing `ModelManager`; otherwise the manager options
     (`file_system_poll_wait_seconds`, `allow_version_labels_for_unavailable_models`,
     `saved_model_tags`, `model_config_file`, `model_config_file_poll_wait_seconds`)
-    build one. `start()` raises `StatusError` for a config TF Serving would
+    build one. `header_timeout_s`, `body_timeout_s`, `keepalive_timeout_s`,
+    `max_connections` bound slow and idle clients (`http_limits`; README
+    "HTTP limits"); `rest_api_enable_cors_support` adds TF Serving's CORS
+    headers. `start()` raises `StatusError` for a config TF Serving would
     refuse and `OSError` when the address cannot be bound.
     """
 
