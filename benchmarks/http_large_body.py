@@ -64,7 +64,8 @@ def main(sizes):
         with ModelServer(single_model_config("half", f"{root}/half"), port=0, file_system_poll_wait_seconds=0,
                          max_request_bytes=64 * 1024 * 1024) as server:
             measure(server, body_of(1))  # warm up
-            print(f"{'body MiB':>8} {'large s':>8} {'small p50 ms':>12} {'small max ms':>12} {'n':>5} {'+peak RSS MiB':>13}")
+            print(f"{'body MiB':>8} {'large s':>8} {'small p50 ms':>12} {'small max ms':>12} {'n':>5}"
+                  f" {'+peak RSS MiB':>13}")
             for mib in sizes:
                 body = body_of(mib)
                 rss = peak_rss_mib()
