@@ -12,14 +12,14 @@ or `--flag value`; booleans also as a bare `--flag` or `--flag=false`):
 `--rest_api_timeout_in_ms` (30000), `--rest_api_num_threads` (4 x CPUs),
 `--saved_model_tags` ("serve"), `--enable_signature_method_name_check`,
 `--port` (gRPC, 8500; 0 picks a free port, logged as `Running gRPC ModelServer
-at HOST:PORT ...`), `--grpc_max_threads` (4 x CPUs).
+at HOST:PORT ...`), `--grpc_max_threads` (4 x CPUs), `--rest_api_enable_cors_support`.
 
 Where this server differs: `--rest_api_port` defaults to 8501 (the tensorflow/
 serving image's REST port; TF Serving's default 0 disables REST) and 0 picks a
 free port, logged as `Exporting HTTP/REST API at:localhost:PORT ...`; `--host`
 (ours, default 127.0.0.1, so nothing outside this machine can reach it; use
 `--host 0.0.0.0` to listen everywhere as TF Serving does); `--max_request_bytes`
-(ours, default 64 MiB; larger bodies get 413, larger gRPC messages
+(ours, default 16 MiB; larger bodies get 413, larger gRPC messages
 RESOURCE_EXHAUSTED). Any other tensorflow_model_server flag (`--enable_batching`,
 ...) is refused by name with exit code 2.
 
@@ -72,7 +72,6 @@ UNIMPLEMENTED_FLAGS = (
     "skip_initialize_tpu",
     "enable_grpc_healthcheck_service",
     "enable_serialization_as_tensor_content",
-    "rest_api_enable_cors_support",
 )
 
 
@@ -154,6 +153,8 @@ def add_arguments(parser):
         help='comma-separated MetaGraphDef tags to load (default "serve")')
     add("--enable_signature_method_name_check", type=_bool_flag, nargs="?", const=True, default=False,
         metavar="BOOL", help=":classify/:regress require the signature's method_name to match")
+    add("--rest_api_enable_cors_support", type=_bool_flag, nargs="?", const=True, default=False, metavar="BOOL",
+        help="add CORS headers (Access-Control-Allow-Origin: *) to every REST answer")
     add("--max_request_bytes", type=_non_negative_int, default=DEFAULT_MAX_REQUEST_BYTES, metavar="BYTES",
         help=f"largest request body accepted, 413 above (not a TF Serving flag; default {DEFAULT_MAX_REQUEST_BYTES})")
     for flag in UNIMPLEMENTED_FLAGS:
@@ -233,6 +234,7 @@ def run(args):
             enable_signature_method_name_check=args.enable_signature_method_name_check,
             grpc_port=args.port,
             grpc_max_threads=args.grpc_max_threads,
+            rest_api_enable_cors_support=args.rest_api_enable_cors_support,
             file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
             allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
             saved_model_tags=[tag.strip() for tag in args.saved_model_tags.split(",") if tag.strip()],

@@ -26,7 +26,7 @@ does (typed value fields such as `float_val`, TF Serving's default), so
 `response.outputs["y"].float_val` and `tf.make_ndarray` both work.
 
 Where this differs from `tensorflow_model_server`: a request may not carry
-more than `max_request_bytes` (default 64 MiB; TF Serving allows 2 GiB) and
+more than `max_request_bytes` (default 16 MiB; TF Serving allows 2 GiB) and
 its inputs may not decode to more than that many bytes (a one-value
 `float_val` with a huge shape would otherwise fill memory): RESOURCE_EXHAUSTED.
 MultiInference runs the model once per task instead of once for all tasks
@@ -58,7 +58,7 @@ from kerasnets.serving.status import (
 LOG = logging.getLogger("kerasnets.serving")
 
 DEFAULT_GRPC_PORT = 8500  # tensorflow_model_server --port
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 ENTRYPOINT = "GRPC"
 _ERROR_MESSAGE_LIMIT = 1024  # grpc_status_util.cc kErrorMessageLimit
 SIGNATURE_DEF_FIELD = "signature_def"  # GetModelMetadataImpl::kSignatureDef

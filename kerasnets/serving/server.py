@@ -13,7 +13,8 @@ Every answer of the `/v1/` handler has `Content-Type: application/json`;
 errors are `{"error": "<message>"}` with TF Serving's wording and its
 status-code mapping (`status.http_status`): `Malformed request: <METHOD>
 <path>` (400) for anything that is not one of the routes above (including
-`PUT`/`DELETE`/`HEAD` and trailing slashes), `Servable not found for request:
+`PUT`/`DELETE`/`HEAD` and trailing slashes; `OPTIONS` is a CORS preflight,
+answered 200 or 400 with an empty body), `Servable not found for request:
 Latest(<name>)` (404), `Unrecognized servable version label: <label>` (400),
 and so on. Paths outside `/v1/` get libevent's HTML 404 page, as from TF
 Serving.
@@ -21,8 +22,11 @@ Serving.
 What differs from `tensorflow_model_server`, on purpose: it binds
 127.0.0.1 unless told otherwise (`host`); port 0 means "pick a free port"
 (TF Serving: REST disabled); request bodies larger than `max_request_bytes`
-(default 64 MiB) get 413 with a JSON error (TF Serving has no limit); gRPC
-(`grpc_port`, see `grpc_server`) runs only when asked for.
+(default 16 MiB) get 413 with a JSON error (TF Serving has no limit); slow or
+idle connections are closed after `header_timeout_s` / `body_timeout_s` /
+`keepalive_timeout_s` and at most `max_connections` are open at once
+(`kerasnets.serving.http_limits`; TF Serving's libevent server has neither);
+gRPC (`grpc_port`, see `grpc_server`) runs only when asked for.
 
 Requests are parsed and run on a thread pool (`rest_api_num_threads`), never
 on the event loop; inference is bounded by `rest_api_timeout_in_ms` (504
@@ -57,7 +61,13 @@ LOG = logging.getLogger("kerasnets.serving")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_REST_API_PORT = 8501  # tensorflow/serving's Docker image convention
-DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+# A JSON body costs up to 25x its size in Python objects while it decodes, and json's decode
+# holds the GIL: 16 MiB bounds one request to ~0.4 GB and a < 1 s stall (README "HTTP limits").
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+DEFAULT_HEADER_TIMEOUT_S = 20.0
+DEFAULT_BODY_TIMEOUT_S = 60.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 75.0
+MAX_ECHOED_ERROR_CHARS = 1000
 DEFAULT_REST_API_TIMEOUT_IN_MS = 30000
 JSON_CONTENT_TYPE = "application/json"
 
@@ -74,6 +84,19 @@ _MODEL_STATUS_API = re.compile(
 # Methods libevent lets through to handlers (evhttp_set_allowed_methods in TF Serving).
 _LIBEVENT_METHODS = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"}
 _INT64_MAX = 2**63 - 1
+
+
+def default_max_connections():
+    """1024 open connections, or fewer when the process's descriptor limit leaves less than twice that."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 1024
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(1, min(1024, soft // 2))
 
 
 def default_rest_api_num_threads():
@@ -112,6 +135,33 @@ def libevent_error_page(status, reason):
     return RestResponse(status, body.encode("ascii"), "text/html; charset=ISO-8859-1")
 
 
+# What TF Serving's AddCORSHeaders adds to every /v1/ answer with --rest_api_enable_cors_support.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, GET",
+    "Access-Control-Allow-Headers": "Content-Type",
+}
+_CORS_ORIGIN = re.compile(r"https?://")
+_LIBEVENT_CONTENT_TYPE = "text/html; charset=ISO-8859-1"
+
+
+def cors_preflight_answer(origin):
+    """TF Serving's answer to OPTIONS on a /v1/ path (with or without CORS support): an empty body,
+    200 when the Origin header contains `http://` or `https://`, else 400 (FAILED_PRECONDITION
+    "Origin header is missing in CORS preflight", which TF Serving only logs)."""
+    status = 200 if _CORS_ORIGIN.search(origin) else 400
+    return RestResponse(status, b"", _LIBEVENT_CONTENT_TYPE)
+
+
+def _dispatched(method, path):
+    """Whether TF Serving's REST dispatcher (rather than libevent) answers this request."""
+    return method in _LIBEVENT_METHODS and _REST_API_PATH.fullmatch(path) is not None
+
+
+class _ClientGone(Exception):
+    """The client hung up (or was cut off) before its request body was read."""
+
+
 class Inference:
     """The model-running part of a request, run separately so it can be timed out."""
 
@@ -136,7 +186,15 @@ def _answer(produce):
         return RestResponse.error(StatusError(Code.RESOURCE_EXHAUSTED, "Out of memory while handling the request"))
     except Exception as error:  # a bug here must not cost the server
         LOG.exception("Unexpected error while handling a request")
-        return RestResponse.error(StatusError(Code.INTERNAL, f"{type(error).__name__}: {error}"))
+        return RestResponse.error(_unexpected(error))
+
+
+def _unexpected(error):
+    """INTERNAL with the exception's type and text, cut to MAX_ECHOED_ERROR_CHARS (it may echo the request)."""
+    text = f"{type(error).__name__}: {error}"
+    if len(text) > MAX_ECHOED_ERROR_CHARS:
+        text = text[:MAX_ECHOED_ERROR_CHARS] + f"... ({len(text) - MAX_ECHOED_ERROR_CHARS} more characters)"
+    return StatusError(Code.INTERNAL, text)
 
 
 def _decode_path_argument(raw):
@@ -145,12 +203,14 @@ def _decode_path_argument(raw):
 
 
 def _parse_version(text):
+    """The ASCII digits `text` as an int64 (absl::SimpleAtoi); 400 beyond its range, as from TF Serving."""
     if text is None:
         return None
-    version = int(text)
-    if version > _INT64_MAX:
+    digits = text.lstrip("0") or "0"
+    # Checked on the length first: int() refuses strings over 4300 digits (and is slow on long ones).
+    if len(digits) > len(str(_INT64_MAX)) or int(digits) > _INT64_MAX:
         raise invalid_argument(f"Failed to convert version: {text} to numeric.")
-    return version
+    return int(digits)
 
 
 class RestApiHandler:
@@ -282,7 +342,10 @@ class ModelServer:
     use an existing `ModelManager`; otherwise the manager options
     (`file_system_poll_wait_seconds`, `allow_version_labels_for_unavailable_models`,
     `saved_model_tags`, `model_config_file`, `model_config_file_poll_wait_seconds`)
-    build one. `start()` raises `StatusError` for a config TF Serving would
+    build one. `header_timeout_s`, `body_timeout_s`, `keepalive_timeout_s`,
+    `max_connections` bound slow and idle clients (`http_limits`; README
+    "HTTP limits"); `rest_api_enable_cors_support` adds TF Serving's CORS
+    headers. `start()` raises `StatusError` for a config TF Serving would
     refuse and `OSError` when the address cannot be bound.
     """
 
@@ -300,6 +363,11 @@ class ModelServer:
         grpc_port=None,
         grpc_max_threads=None,
         request_observer=None,
+        header_timeout_s=DEFAULT_HEADER_TIMEOUT_S,
+        body_timeout_s=DEFAULT_BODY_TIMEOUT_S,
+        keepalive_timeout_s=DEFAULT_KEEPALIVE_TIMEOUT_S,
+        max_connections=None,
+        rest_api_enable_cors_support=False,
         **manager_options,
     ):
         if manager is None:
@@ -322,6 +390,12 @@ class ModelServer:
         self.grpc_port_bound = None
         self.request_observer = request_observer
         self._grpc = None
+        # HTTP limits (README "HTTP limits"); <= 0 / None turns a timeout off, max_connections <= 0: no cap.
+        self.header_timeout_s = header_timeout_s
+        self.body_timeout_s = body_timeout_s
+        self.keepalive_timeout_s = keepalive_timeout_s
+        self.max_connections = default_max_connections() if max_connections is None else max_connections
+        self.rest_api_enable_cors_support = rest_api_enable_cors_support
         self._executor = None
         self._loop = None
         self._thread = None
@@ -421,13 +495,23 @@ class ModelServer:
     async def _start_site(self):
         from aiohttp import web
 
+        from kerasnets.serving.http_limits import ConnectionLimits, GuardedSockSite
+
         app = web.Application(client_max_size=self.max_request_bytes)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
-        await web.SockSite(self._runner, self._socket, shutdown_timeout=5.0).start()
+        keepalive = self.keepalive_timeout_s if self.keepalive_timeout_s and self.keepalive_timeout_s > 0 else 1e9
+        limits = ConnectionLimits(
+            header_timeout_s=self.header_timeout_s,
+            body_timeout_s=self.body_timeout_s,
+            keepalive_timeout_s=keepalive,
+            max_connections=self.max_connections,
+        )
+        await GuardedSockSite(self._runner, self._socket, limits).start()
 
     async def _read_body(self, request):
+        """The request body (gzip inflated); StatusError past max_request_bytes, _ClientGone if it hung up."""
         from aiohttp import web
 
         too_large = StatusError(
@@ -441,12 +525,22 @@ class ModelServer:
             return await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise too_large from None
+        except Exception:
+            if request.transport is None or request.transport.is_closing():  # hung up, or missed body_timeout_s
+                raise _ClientGone from None
+            raise
 
     async def _handle(self, request):
         from aiohttp import web
 
-        answer = await self._answer(request.method, request.raw_path, request)
-        return web.Response(status=answer.status, body=answer.body, headers={"Content-Type": answer.content_type})
+        try:
+            answer = await self._answer(request.method, request.raw_path, request)
+        except _ClientGone:
+            return web.Response(status=400)  # nobody to read it; aiohttp drops it quietly
+        headers = {"Content-Type": answer.content_type}
+        if self.rest_api_enable_cors_support and _dispatched(request.method, request.raw_path):
+            headers.update(CORS_HEADERS)
+        return web.Response(status=answer.status, body=answer.body, headers=headers)
 
     async def _answer(self, method, path, request):
         if method not in _LIBEVENT_METHODS:
@@ -457,9 +551,13 @@ class ModelServer:
             body = await self._read_body(request)
         except StatusError as error:
             return RestResponse(413, json_codec.error_body(error.message))
+        except _ClientGone:
+            raise
         except Exception as error:  # e.g. a gzip body that does not inflate: TF Serving sees no body
             LOG.debug("Could not read a request body: %s", error)
             body = b""
+        if method == "OPTIONS":
+            return cors_preflight_answer(request.headers.get("Origin", ""))
         loop = asyncio.get_running_loop()
         try:
             prepared = await loop.run_in_executor(self._executor, self.handler.prepare, method, path, body)
@@ -472,7 +570,7 @@ class ModelServer:
             return RestResponse.error(StatusError(Code.DEADLINE_EXCEEDED, "Deadline Exceeded"))
         except Exception as error:
             LOG.exception("Unexpected error while handling a request")
-            return RestResponse.error(StatusError(Code.INTERNAL, f"{type(error).__name__}: {error}"))
+            return RestResponse.error(_unexpected(error))
 
     async def _shutdown(self):
         if self._runner is not None:

@@ -200,7 +200,7 @@ def saved_models(tmp_path_factory):
                ("half", "multi", "strings", "dtypes", "classifier", "keras_model", "broken")}}
 
 
-# The shared server refuses bodies above this many bytes (the default is 64 MiB).
+# The shared server refuses bodies above this many bytes (the default is 16 MiB).
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 

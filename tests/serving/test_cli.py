@@ -31,7 +31,7 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
     assert args.file_system_poll_wait_seconds == 1.0
     assert args.rest_api_timeout_in_ms == 30000
     assert args.allow_version_labels_for_unavailable_models is False
-    assert args.max_request_bytes == 64 * 1024 * 1024
+    assert args.max_request_bytes == 16 * 1024 * 1024
     assert (args.port, args.grpc_max_threads) == (8500, None)
     args = parse(["serve", "--model_name=half", "--rest_api_port=0", "--allow_version_labels_for_unavailable_models",
                   "--enable_signature_method_name_check=false", "--host", "0.0.0.0", "--file_system_poll_wait_seconds", "5"])
@@ -49,7 +49,6 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
         (["--enable_batching=true"], "enable_batching"),
         (["--tensorflow_session_parallelism", "2"], "tensorflow_session_parallelism"),
         (["--monitoring_config_file=/m.config"], "monitoring_config_file"),
-        (["--rest_api_enable_cors_support"], "rest_api_enable_cors_support"),
         (["--grpc_socket_path=/tmp/s"], "grpc_socket_path"),
     ],
 )

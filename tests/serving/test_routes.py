@@ -118,7 +118,6 @@ def test_metadata_errors(http, path, status, message):
         ("PUT", "/v1/models/half"),
         ("DELETE", "/v1/models/half"),
         ("PATCH", "/v1/models/half:predict"),
-        ("OPTIONS", "/v1/models/half"),
     ],
 )
 def test_malformed_requests(http, method, path):
