@@ -25,10 +25,20 @@ columnar format `{"inputs": {...}}` both work):
     max_new_tokens int32 (B,)    how many tokens to add to each row
     temperature float32 (B,), top_k int32 (B,) (≤ 0: all), seed int32 (B,)   `sample` only
 
-Limits: a Transformer source longer than its encoder's context is cut to
-it; a GPT prompt plus `max_new_tokens` (or a Transformer's `max_new_tokens`)
-beyond the model's `max_sequence_length` is an INVALID_ARGUMENT error (HTTP
-400), as is an empty prompt/source or a temperature ≤ 0.
+Limits (each an INVALID_ARGUMENT error, HTTP 400, checked before any
+decoding starts, so a request's work is bounded by them):
+
+* `1 ≤ max_new_tokens ≤ max_generation_length`, an export-time bound
+  (`add_generation_signatures(max_generation_length=…)`); by default the
+  decoder's context (`max_sequence_length`) or, for recurrent decoders without
+  one (`rnn_language_model`, `seq2seq`), `DEFAULT_MAX_GENERATION_LENGTH` = 1024;
+* a GPT prompt plus `max_new_tokens` must fit the model's context, checked as
+  `max_new_tokens ≤ context − prompt length` so no sum can overflow int32;
+* each `prompt`/`source` string is at most `max_text_bytes` UTF-8 bytes
+  (`DEFAULT_MAX_TEXT_BYTES` = 100,000), checked before it is tokenized;
+* an empty prompt/source or a temperature ≤ 0.
+
+A Transformer source longer than its encoder's context is cut to it.
 
 Outputs: `generated_token_ids` int32 `(B, N)`, the new tokens of each row
 (N = the largest `max_new_tokens` of the request; padding after a row's own
@@ -49,6 +59,10 @@ from kerasnets.models.causal_lm import CausalLM
 from kerasnets.models.seq2seq_lm import Seq2SeqLM
 
 DEFAULT_NUM_BEAMS = 4
+# Decoders without a context (RNNs) stop here unless the export says otherwise.
+DEFAULT_MAX_GENERATION_LENGTH = 1024
+# Longest raw-text input per row: tokenizing costs memory in proportion to it.
+DEFAULT_MAX_TEXT_BYTES = 100_000
 
 
 def _row_spec(name, dtype):
@@ -65,6 +79,19 @@ def _check_lengths(lengths, what):
     check = tf.debugging.assert_positive(lengths, message=f"every {what} must contain at least one known token")
     with tf.control_dependencies([check]):
         return tf.identity(lengths)
+
+
+def checked_texts(texts, max_text_bytes, name):
+    """`texts` `(B,)`, after asserting every string has at most `max_text_bytes` bytes."""
+    if max_text_bytes is None:
+        return texts
+    check = tf.debugging.assert_less_equal(
+        tf.strings.length(texts),
+        tf.constant(max_text_bytes, tf.int32),
+        message=f"every {name} must be at most {max_text_bytes} bytes long (max_text_bytes, set at export)",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(texts)
 
 
 def _tokenized(tokenizer, texts, padding_id):
@@ -102,6 +129,8 @@ def add_generation_signatures(
     start_token_id=None,
     end_token_id=None,
     num_beams=DEFAULT_NUM_BEAMS,
+    max_generation_length=None,
+    max_text_bytes=DEFAULT_MAX_TEXT_BYTES,
 ):
     """Adds `generate` (greedy), `sample` (top-k/temperature) and `beam_search` to `archive`.
 
@@ -121,6 +150,12 @@ def add_generation_signatures(
             (decoder-only models: the tokenizer's `end_token_id` when it has
             one, e.g. GPT-2's "<|endoftext|>", else none).
         num_beams: Width of the `beam_search` signature's beam.
+        max_generation_length: The largest `max_new_tokens` a request may ask
+            for (a larger one is INVALID_ARGUMENT); default the decoder's
+            context, or `DEFAULT_MAX_GENERATION_LENGTH` without one. Bounds
+            every decoding loop, whatever the request.
+        max_text_bytes: The longest `prompt`/`source` string, in UTF-8 bytes
+            (None: no bound).
 
     Returns:
         The names of the signatures added: `["generate", "sample", "beam_search"]`.
@@ -132,6 +167,9 @@ def add_generation_signatures(
         )
     if not isinstance(num_beams, int) or num_beams < 1:
         raise ValueError(f"num_beams must be a positive integer, got {num_beams!r}.")
+    for option, value in (("max_generation_length", max_generation_length), ("max_text_bytes", max_text_bytes)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**31):
+            raise ValueError(f"{option} must be a positive int32 integer or None, got {value!r}.")
     decoder_only = isinstance(model, CausalLM)
     kind = type(model).__name__
     if decoder_only:
@@ -162,27 +200,48 @@ def add_generation_signatures(
     text_name = "prompt" if decoder_only else "source"
     context = model.max_sequence_length
     source_limit = None if decoder_only else model.source_max_sequence_length
+    if max_generation_length is None:
+        max_generation_length = context if context is not None else DEFAULT_MAX_GENERATION_LENGTH
+    elif context is not None and not decoder_only:
+        max_generation_length = min(max_generation_length, context)
 
     # The id prompts are padded with: the model's padding id; a vocabulary without one (GPT-2)
     # pads with any id, since the padding mask, not the id, says where a prompt ends.
     padding_id = samplers.sampler.fill_id(getattr(model, "padding_token_id", 0), end_token_id)
 
+    def checked_max_new_tokens(max_new_tokens):
+        """`max_new_tokens`, after asserting `1 ≤ max_new_tokens ≤ max_generation_length`."""
+        checks = [
+            tf.debugging.assert_positive(max_new_tokens, message="max_new_tokens must be at least 1"),
+            tf.debugging.assert_less_equal(
+                max_new_tokens,
+                tf.constant(max_generation_length, tf.int32),
+                message=f"max_new_tokens must be at most {max_generation_length} "
+                "(max_generation_length, set at export)",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(max_new_tokens)
+
     def check_context(prompt_lengths, max_new_tokens):
-        """Positions past the model's context cannot be generated: say so instead of stopping short."""
-        if context is None:
+        """Positions past the model's context cannot be generated: say so instead of stopping short.
+
+        Compared as `max_new_tokens ≤ context − prompt_length`: both sides stay in
+        int32 whatever the request, where `prompt_length + max_new_tokens` can wrap.
+        """
+        if context is None or not decoder_only:  # a decoder's context bounds max_generation_length
             return []
-        if decoder_only:
-            needed = prompt_lengths + max_new_tokens
-            message = f"prompt length + max_new_tokens must be at most {context} (the model context)"
-        else:
-            needed = max_new_tokens
-            message = f"max_new_tokens must be at most {context} (the decoder context)"
-        return [tf.debugging.assert_less_equal(needed, context, message=message)]
+        message = f"prompt length + max_new_tokens must be at most {context} (the model context)"
+        return [tf.debugging.assert_less_equal(max_new_tokens, context - prompt_lengths, message=message)]
 
     def run(inputs, sampler):
         """`sampler`: "greedy", "top_k" (parameters from the request) or "beam"."""
+        # The request's own bounds come first: nothing is tokenized or decoded before they hold.
+        max_new_tokens = checked_max_new_tokens(inputs["max_new_tokens"])
         if text_in:
-            token_ids, lengths = _tokenized(input_tokenizer, inputs[text_name], padding_id)
+            with tf.control_dependencies([max_new_tokens]):
+                texts = checked_texts(inputs[text_name], max_text_bytes, text_name)
+            token_ids, lengths = _tokenized(input_tokenizer, texts, padding_id)
         else:
             token_ids = tf.cast(inputs["token_ids"], tf.int32)
             lengths = tf.cast(tf.math.count_nonzero(token_ids, axis=1), tf.int32)
@@ -192,7 +251,6 @@ def add_generation_signatures(
             token_ids = token_ids[:, :source_limit]
             lengths = tf.minimum(lengths, source_limit)
         lengths = _check_lengths(lengths, text_name if text_in else "row of token_ids")
-        max_new_tokens = tf.maximum(tf.cast(inputs["max_new_tokens"], tf.int32), 0)
         with tf.control_dependencies(check_context(lengths, max_new_tokens)):
             max_new_tokens = tf.identity(max_new_tokens)
         count = tf.reduce_max(tf.concat([max_new_tokens, [0]], axis=0))

@@ -10,6 +10,7 @@ from kerasnets.tokenizers import CharacterTokenizer, WordTokenizer
 from kerasnets.export import export_model
 from kerasnets.models import gpt, rnn_language_model, seq2seq, transformer
 from kerasnets import samplers
+from kerasnets.export.generation_signatures import DEFAULT_MAX_GENERATION_LENGTH
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
 
@@ -200,3 +201,77 @@ def test_a_saved_run_exports_with_its_tokenizer(tmp_path, characters):
     out = served(prompt=tf.constant(["to be"]), max_new_tokens=tf.constant([4]))
     expected = model.generate(characters.tokenize(["to be"]), 4)[0, 5:]
     np.testing.assert_array_equal(out["generated_token_ids"][0], expected)
+
+
+INT32_WRAPS = 2**31 - 6  # prompt length 6 + this wraps int32 negative
+
+
+def _generation_call(served, name, text_name, texts, max_new_tokens):
+    rows = len(texts)
+    inputs = {text_name: tf.constant(texts), "max_new_tokens": tf.constant([max_new_tokens] * rows)}
+    if name == "sample":
+        inputs.update(temperature=tf.constant([1.0] * rows), top_k=tf.constant([0] * rows), seed=tf.constant([1] * rows))
+    return served[name](**inputs)
+
+
+def test_gpt_rejects_max_new_tokens_that_would_overflow_or_is_not_positive(tmp_path, characters):
+    model = small_gpt(characters.vocabulary_size())
+    served = export_and_load(tmp_path, model, {"tokenizer": characters})
+    for name in ("generate", "sample", "beam_search"):
+        for bad, message in (
+            (INT32_WRAPS, r"at most 32 \(max_generation_length, set at export\)"),
+            (2**31 - 1, "at most 32"),
+            (30, r"prompt length \+ max_new_tokens must be at most 32 \(the model context\)"),
+            (0, "max_new_tokens must be at least 1"),
+            (-5, "max_new_tokens must be at least 1"),
+        ):
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                _generation_call(served, name, "prompt", ["to be "], bad)
+        out = _generation_call(served, name, "prompt", ["to be "], 26)  # 6 + 26 = 32: exactly the context
+        assert out["generated_token_ids"].shape == (1, 26)
+
+
+@pytest.mark.parametrize("kind", ["rnn_language_model", "seq2seq", "transformer"])
+def test_every_generative_model_bounds_its_loop(tmp_path, characters, words, kind):
+    keras.utils.set_random_seed(4)
+    source_tokenizer, target_tokenizer = words
+    if kind == "rnn_language_model":
+        model = rnn_language_model(vocabulary_size=characters.vocabulary_size(), embedding_dim=8, units=8)
+        generation, text_name, texts = {"tokenizer": characters}, "prompt", ["to be"]
+    elif kind == "seq2seq":
+        model = seq2seq(
+            source_vocabulary_size=source_tokenizer.vocabulary_size(),
+            target_vocabulary_size=target_tokenizer.vocabulary_size(), embedding_dim=8, units=8,
+        )  # fmt: skip
+        generation = {"source_tokenizer": source_tokenizer, "target_tokenizer": target_tokenizer}
+        text_name, texts = "source", ["the cat"]
+    else:
+        model = transformer(
+            vocabulary_size=target_tokenizer.vocabulary_size(), num_layers=1, num_heads=2, hidden_dim=8,
+            intermediate_dim=16, max_sequence_length=12, tie_embeddings=False,
+        )  # fmt: skip
+        generation = {"source_tokenizer": source_tokenizer, "target_tokenizer": target_tokenizer}
+        text_name, texts = "source", ["the cat"]
+    default_limit = 12 if kind == "transformer" else DEFAULT_MAX_GENERATION_LENGTH
+    served = export_and_load(tmp_path / "default", model, dict(generation))
+    for bad in (default_limit + 1, INT32_WRAPS, 10**8):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {default_limit} "):
+            _generation_call(served, "generate", text_name, texts, bad)
+
+    served = export_and_load(tmp_path / "small", model, dict(generation, max_generation_length=5, max_text_bytes=20))
+    for name in ("generate", "sample", "beam_search"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"at most 5 \(max_generation_length, set at export\)"):
+            _generation_call(served, name, text_name, texts, 6)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="must be at least 1"):
+            _generation_call(served, name, text_name, texts, 0)
+        out = _generation_call(served, name, text_name, texts, 5)
+        assert out["generated_token_ids"].shape == (1, 5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"every {text_name} must be at most 20 bytes"):
+        _generation_call(served, "generate", text_name, ["the " * 6], 3)
+
+
+def test_bad_generation_limits(tmp_path, characters):
+    model = small_gpt(characters.vocabulary_size())
+    for option, value in (("max_generation_length", 0), ("max_generation_length", 2**31), ("max_text_bytes", "9")):
+        with pytest.raises(ValueError, match=option):
+            export_model(model, "m", base_dir=str(tmp_path), generation={"tokenizer": characters, option: value})
