@@ -9,6 +9,8 @@
     kerasnets serve --model_name=lenet5 --model_base_path=$PWD/saved_models/lenet5
     kerasnets demo                                   # train → export → serve → predict
     kerasnets train lenet5-fashion_mnist --epochs 2  # a recipe on real data
+    kerasnets plot lenet5 -o lenet5.png              # architecture diagram (pydot + Graphviz)
+    kerasnets attention runs/transformer-spa_eng --text "Hola." -o attention.png
 
 Bad input (an unknown architecture, preset or hyperparameter, or a value the
 builder rejects) prints one line naming the valid choices and exits with 2.
@@ -108,6 +110,10 @@ def _parser():
 
     add_serve_parser(commands)
 
+    from kerasnets.pictures.cli import add_parsers as add_picture_parsers
+
+    add_picture_parsers(commands)
+
     demo = commands.add_parser(
         "demo",
         help="train LeNet-5 on Fashion-MNIST, export it, serve it and query it over REST",
@@ -131,18 +137,22 @@ def _summary(args):
         names = models.ARCHITECTURES
     else:
         names = [args.architecture]
-    overrides = dict(parse_assignment(item) for item in args.overrides)
     for name in names:
-        if name not in models.BUILDERS:
-            raise UsageError(
-                f"unknown architecture '{name}'; choose from: all, {', '.join(models.ARCHITECTURES)}."
-            )
-        try:
-            model = models.build(name, preset=args.preset, **overrides)
-        except (ValueError, TypeError) as error:
-            raise UsageError(str(error).strip().splitlines()[0]) from None
-        model.summary()
+        build_architecture(name, args.preset, args.overrides).summary()
         print()
+
+
+def build_architecture(name, preset=None, assignments=()):
+    """The model `kerasnets summary NAME --preset … --set key=value …` builds; bad input is a UsageError."""
+    from kerasnets import models
+
+    overrides = dict(parse_assignment(item) for item in assignments)
+    if name not in models.BUILDERS:
+        raise UsageError(f"unknown architecture '{name}'; choose from: all, {', '.join(models.ARCHITECTURES)}.")
+    try:
+        return models.build(name, preset=preset, **overrides)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error).strip().splitlines()[0]) from None
 
 
 def _list(args):
@@ -227,6 +237,10 @@ def main(argv=None):
         from kerasnets.serving.cli import run as serve
 
         return serve(args)
+    if args.command in ("plot", "attention"):
+        from kerasnets.pictures.cli import run as draw
+
+        return draw(args)
     try:
         {"summary": _summary, "list": _list, "export": _export, "demo": _demo, "train": _train}[args.command](args)
     except UsageError as error:

@@ -128,6 +128,26 @@ class BertBackbone(DTypePolicyConfig, keras.Model):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.activation = activation
 
+    def attention_scores(self, inputs):
+        """Every encoder block's self-attention weights (eager; outputs unchanged).
+
+        `inputs` are the backbone's (`token_ids`, `segment_ids`, `padding_mask`,
+        each `(B, T)`); returns `{"encoder": [(B, H, T, T)] × num_layers}`, the
+        softmax weights of block 0 first. Attention is bidirectional: every real
+        query's row sums to 1 over the real tokens, padded keys get zero weight
+        and padded queries an all-zero row.
+        """
+        token_ids = ops.convert_to_tensor(inputs["token_ids"], "int32")
+        segment_ids = ops.convert_to_tensor(inputs["segment_ids"], "int32")
+        padding_mask = ops.cast(ops.convert_to_tensor(inputs["padding_mask"]), "bool")
+        x = self.token_embedding(token_ids, segment_ids=segment_ids)
+        x = self.embeddings_layer_norm(x)
+        scores = []
+        for block in self.transformer_layers:
+            x, weights = block(x, padding_mask=padding_mask, return_attention_scores=True, training=False)
+            scores.append(weights)
+        return {"encoder": scores}
+
     def get_config(self):
         return {
             "name": self.name,

@@ -143,6 +143,37 @@ class RNNSeq2Seq(Seq2SeqLM):
             outputs.append(self.output_layer(h))
         return ops.stack(outputs, axis=1), {**cache, "states": states}
 
+    def attention_scores(self, source_ids, decoder_token_ids):
+        """The attention's alignment on one teacher-forced pass (eager; outputs unchanged).
+
+        Encodes `source_ids` `(B, S)`, runs the decoder over `decoder_token_ids`
+        `(B, T)` (0 = padding) from the encoder's final state, as the model's
+        graph does at inference, and returns
+
+            {"cross": [α (B, 1, T, S)]}     α_tj = masked_softmax_j score(h_t, s_j)
+
+        one layer with one head, in the layout of `TransformerSeq2Seq.attention_scores`.
+        Row t is the alignment of the decoder state that predicts target token
+        t+1 (Bahdanau et al. 2015, Fig. 3); padded source positions get zero weight.
+        The decoder runs forward only, so for a greedy output `[start, y_1, …]`
+        the rows are the weights of the step-by-step decoding. Raises
+        ValueError for a model built with `attention=None`.
+        """
+        if self.attention_layer is None:
+            raise ValueError(f"'{self.name}' was built with attention=None: it has no attention weights.")
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        decoder_token_ids = ops.convert_to_tensor(decoder_token_ids, "int32")
+        source_mask = ops.not_equal(source_ids, 0)
+        encoder_outputs, *states = self.encoder(self.source_embedding(source_ids), mask=source_mask, training=False)
+        x = self.decoder(
+            self.target_embedding(decoder_token_ids),
+            initial_state=states,
+            mask=ops.not_equal(decoder_token_ids, 0),
+            training=False,
+        )
+        _, weights = self.attention_layer(x, encoder_outputs, mask=source_mask, return_attention_scores=True)
+        return {"cross": [ops.expand_dims(weights, 1)]}
+
     def get_config(self):
         return {
             "name": self.name,

@@ -181,6 +181,46 @@ class TransformerSeq2Seq(Seq2SeqLM):
             self_caches.append(self_cache)
         return self.logits(y), {**cache, "self": self_caches}
 
+    def attention_scores(self, source_ids, decoder_token_ids):
+        """Every attention's weights on one teacher-forced pass (eager; outputs unchanged).
+
+        Runs the encoder on `source_ids` `(B, S)` and the decoder on
+        `decoder_token_ids` `(B, T)` (0 = padding on both sides) as the
+        model's graph does at inference, and returns each block's softmax weights
+
+            {"encoder": [(B, H, S, S)] × N,     self-attention over the source
+             "decoder": [(B, H, T, T)] × N,     causal self-attention over the target
+             "cross":   [(B, H, T, S)] × N}     decoder queries over the encoder's outputs
+
+        one array per block, first block first. Row t of "cross" is the
+        attention of the query that predicts target token t+1; a padded query's
+        row is all zeros. The decoder is causal, so the rows of a greedy
+        output `[start, y_1, …]` read back this way are the weights the
+        cached decoding loop used at each step.
+        """
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        decoder_token_ids = ops.convert_to_tensor(decoder_token_ids, "int32")
+        source_mask = ops.not_equal(source_ids, 0)
+        target_mask = ops.not_equal(decoder_token_ids, 0)
+        scores = {"encoder": [], "decoder": [], "cross": []}
+        x = self.source_embedding(source_ids)
+        for block in self.encoder_layers:
+            x, weights = block(x, padding_mask=source_mask, return_attention_scores=True, training=False)
+            scores["encoder"].append(weights)
+        y = self.target_embedding(decoder_token_ids)
+        for block in self.decoder_layers:
+            y, self_weights, cross_weights = block(
+                y,
+                x,
+                decoder_padding_mask=target_mask,
+                encoder_padding_mask=source_mask,
+                return_attention_scores=True,
+                training=False,
+            )
+            scores["decoder"].append(self_weights)
+            scores["cross"].append(cross_weights)
+        return scores
+
     def get_config(self):
         return {
             "name": self.name,
