@@ -1,7 +1,7 @@
 """TF Serving's metrics, and its Prometheus endpoint (`--monitoring_config_file`).
 
 The monitoring config is TF Serving's `MonitoringConfig` in protobuf text
-format (`tensorflow_serving.config.monitoring_config_pb2`):
+format (`tensorflow_serving.config.monitoring_config_pb2` where installed):
 
     prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }
 
@@ -58,12 +58,40 @@ DEFAULT_PROMETHEUS_PATH = "/monitoring/prometheus/metrics"  # PrometheusExporter
 # --------------------------------------------------------------------------
 
 
+def _monitoring_config_class():
+    """`tensorflow.serving.MonitoringConfig`.
+
+    tensorflow-serving-api 2.21.0 does not ship `monitoring_config_pb2`; then
+    the message is built from monitoring_config.proto's two messages (same
+    package, names and field numbers). FLAGGED for review: replace with the
+    generated module once a pinned package provides it.
+    """
+    try:
+        from tensorflow_serving.config import monitoring_config_pb2
+
+        return monitoring_config_pb2.MonitoringConfig
+    except ImportError:
+        pass
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    pool = descriptor_pool.DescriptorPool()
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="tensorflow_serving/config/monitoring_config.proto", package="tensorflow.serving", syntax="proto3")
+    prometheus = proto.message_type.add(name="PrometheusConfig")
+    prometheus.field.add(name="enable", number=1, type=8, label=1, json_name="enable")
+    prometheus.field.add(name="path", number=2, type=9, label=1, json_name="path")
+    monitoring = proto.message_type.add(name="MonitoringConfig")
+    monitoring.field.add(name="prometheus_config", number=1, type=11, label=1,
+                         type_name=".tensorflow.serving.PrometheusConfig", json_name="prometheusConfig")
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig"))
+
+
 def parse_monitoring_config(text, source="<string>"):
     """A `MonitoringConfig` from protobuf text; bad text raises INVALID_ARGUMENT."""
     from google.protobuf import text_format
-    from tensorflow_serving.config import monitoring_config_pb2
 
-    config = monitoring_config_pb2.MonitoringConfig()
+    config = _monitoring_config_class()()
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as error:
