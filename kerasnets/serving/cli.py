@@ -12,7 +12,10 @@ or `--flag value`; booleans also as a bare `--flag` or `--flag=false`):
 `--rest_api_timeout_in_ms` (30000), `--rest_api_num_threads` (4 x CPUs),
 `--saved_model_tags` ("serve"), `--enable_signature_method_name_check`,
 `--port` (gRPC, 8500; 0 picks a free port, logged as `Running gRPC ModelServer
-at HOST:PORT ...`), `--grpc_max_threads` (4 x CPUs), `--rest_api_enable_cors_support`.
+at HOST:PORT ...`), `--grpc_max_threads` (4 x CPUs), `--rest_api_enable_cors_support`,
+`--monitoring_config_file` (a `MonitoringConfig`; Prometheus metrics on the
+REST port), `--enable_model_warmup` (true) and
+`--num_request_iterations_for_warmup` (0: each warm-up record once).
 
 Where this server differs: `--rest_api_port` defaults to 8501 (the tensorflow/
 serving image's REST port; TF Serving's default 0 disables REST) and 0 picks a
@@ -56,10 +59,7 @@ UNIMPLEMENTED_FLAGS = (
     "ssl_config_file",
     "platform_config_file",
     "per_process_gpu_memory_fraction",
-    "enable_model_warmup",
-    "num_request_iterations_for_warmup",
     "version",
-    "monitoring_config_file",
     "remove_unused_fields_from_bundle_metagraph",
     "prefer_tflite_model",
     "num_tflite_pools",
@@ -157,6 +157,13 @@ def add_arguments(parser):
         help="add CORS headers (Access-Control-Allow-Origin: *) to every REST answer")
     add("--max_request_bytes", type=_non_negative_int, default=DEFAULT_MAX_REQUEST_BYTES, metavar="BYTES",
         help=f"largest request body accepted, 413 above (not a TF Serving flag; default {DEFAULT_MAX_REQUEST_BYTES})")
+    add("--monitoring_config_file", default="", metavar="FILE",
+        help="MonitoringConfig in protobuf text format, e.g. 'prometheus_config { enable: true }' "
+        "serves metrics at /monitoring/prometheus/metrics on the REST port")
+    add("--enable_model_warmup", type=_bool_flag, nargs="?", const=True, default=True, metavar="BOOL",
+        help="replay assets.extra/tf_serving_warmup_requests before a version is AVAILABLE (default true)")
+    add("--num_request_iterations_for_warmup", type=_non_negative_int, default=0, metavar="N",
+        help="times each warm-up request is replayed (default 0: once)")
     for flag in UNIMPLEMENTED_FLAGS:
         add(f"--{flag}", dest=f"unimplemented_{flag}", nargs="?", const="", default=None, help=argparse.SUPPRESS)
     return parser
@@ -218,6 +225,14 @@ def run(args):
             config = _model_config(args)
         except StatusError as error:
             raise _UsageError(error.message) from None
+        monitoring_config = None
+        if args.monitoring_config_file:
+            from kerasnets.serving.monitoring import read_monitoring_config_file
+
+            try:
+                monitoring_config = read_monitoring_config_file(args.monitoring_config_file)
+            except StatusError as error:
+                raise _UsageError(f"Failed to start server. Error: {error.status_string()}") from None
         _configure_logging()
         if not args.model_config_file:
             logging.getLogger("kerasnets.serving").info(
@@ -240,6 +255,9 @@ def run(args):
             saved_model_tags=[tag.strip() for tag in args.saved_model_tags.split(",") if tag.strip()],
             model_config_file=args.model_config_file or None,
             model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+            monitoring_config=monitoring_config,
+            enable_model_warmup=args.enable_model_warmup,
+            num_request_iterations_for_warmup=args.num_request_iterations_for_warmup,
         )
         try:
             server.start()

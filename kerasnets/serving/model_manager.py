@@ -236,8 +236,16 @@ class ModelManager:
         saved_model_tags=("serve",),
         model_config_file=None,
         model_config_file_poll_wait_seconds=0.0,
+        enable_model_warmup=True,
+        num_request_iterations_for_warmup=0,
+        load_observer=None,
     ):
         self._config = config
+        # Warm-up (kerasnets.serving.warmup) replays assets.extra/tf_serving_warmup_requests before AVAILABLE.
+        self.enable_model_warmup = enable_model_warmup
+        self.num_request_iterations_for_warmup = num_request_iterations_for_warmup
+        # Optional metrics hook: record_load(path, ok, seconds), record_warmup(path, status, seconds, records).
+        self.load_observer = load_observer
         self.file_system_poll_wait_seconds = file_system_poll_wait_seconds
         self.allow_version_labels_for_unavailable_models = allow_version_labels_for_unavailable_models
         self.saved_model_tags = tuple(saved_model_tags)
@@ -458,6 +466,9 @@ class ModelManager:
             failure = StatusError(Code.UNKNOWN, f"{type(error).__name__}: {error}")
         else:
             failure = None
+        self._observe_load(path, failure is None, time.monotonic() - started)
+        if failure is None and self.enable_model_warmup:
+            failure = self._warm_up(servable, path)
         with self._lock:
             if failure is None:
                 record.servable = servable
@@ -469,6 +480,25 @@ class ModelManager:
             LOG.info("Successfully loaded servable version %s (%.2f s)", servable_id, time.monotonic() - started)
         else:
             LOG.error("Loading servable: %s failed: %s", servable_id, failure.status_string())
+
+    def _observe_load(self, path, succeeded, seconds):
+        if self.load_observer is not None:
+            try:
+                self.load_observer.record_load(path, succeeded, seconds)
+            except Exception:
+                LOG.exception("Load observer failed")
+
+    def _warm_up(self, servable, path):
+        """Replay the version's warm-up requests; the StatusError that fails the load, or None."""
+        from kerasnets.serving.warmup import run_saved_model_warmup
+
+        try:
+            run_saved_model_warmup(servable, path, self.num_request_iterations_for_warmup, self.load_observer)
+        except StatusError as error:
+            return error
+        except Exception as error:
+            return StatusError(Code.UNKNOWN, f"{type(error).__name__}: {error}")
+        return None
 
     def _unload(self, name, version):
         servable_id = f"{{name: {name} version: {version}}}"

@@ -55,6 +55,7 @@ from kerasnets.serving.json_tensor import (
     signature_name_from,
 )
 from kerasnets.serving.model_manager import ModelManager
+from kerasnets.serving.monitoring import RequestTimer, ServingMetrics, prometheus_path
 from kerasnets.serving.status import Code, StatusError, invalid_argument
 
 LOG = logging.getLogger("kerasnets.serving")
@@ -111,20 +112,21 @@ def default_rest_api_num_threads():
 class RestResponse:
     """An HTTP answer: `status`, `body` (bytes), `content_type`."""
 
-    __slots__ = ("status", "body", "content_type")
+    __slots__ = ("status", "body", "content_type", "code")
 
-    def __init__(self, status, body, content_type=JSON_CONTENT_TYPE):
+    def __init__(self, status, body, content_type=JSON_CONTENT_TYPE, code=None):
         self.status = status
         self.body = body
         self.content_type = content_type
+        self.code = code  # the status code behind the answer (for metrics); None: not from the handler
 
     @classmethod
     def ok(cls, text):
-        return cls(200, json_codec.to_bytes(text))
+        return cls(200, json_codec.to_bytes(text), code=Code.OK)
 
     @classmethod
     def error(cls, error):
-        return cls(error.http_status, json_codec.error_body(error.message))
+        return cls(error.http_status, json_codec.error_body(error.message), code=error.code)
 
 
 def libevent_error_page(status, reason):
@@ -213,6 +215,24 @@ def _parse_version(text):
     return int(digits)
 
 
+def request_metric_labels(method, path):
+    """`(model_name, api)` of a request as TF Serving's ParseModelInfo fills them for metrics.
+
+    A POST matching the prediction route gives its (decoded) model name and its
+    verb as written (`predict`); a GET matching the status route its model name
+    and an empty API; anything else `("", "")`.
+    """
+    if method == "POST":
+        match = _PREDICTION_API.fullmatch(path)
+        if match:
+            return _decode_path_argument(match.group(1)), match.group(4)
+    elif method == "GET":
+        match = _MODEL_STATUS_API.fullmatch(path)
+        if match and match.group(1) is not None:
+            return _decode_path_argument(match.group(1)), ""
+    return "", ""
+
+
 class RestApiHandler:
     """TF Serving's `HttpRestApiHandler`, synchronous: (method, path, body) -> answer.
 
@@ -220,14 +240,31 @@ class RestApiHandler:
     `RestResponse` or an `Inference` whose `run()` gives the `RestResponse`.
     """
 
-    def __init__(self, manager, enable_signature_method_name_check=False):
+    def __init__(self, manager, enable_signature_method_name_check=False, request_observer=None):
         self.manager = manager
         self.enable_signature_method_name_check = enable_signature_method_name_check
+        # request_observer(model_name, api, entrypoint, code, latency_seconds), once per request.
+        self.request_observer = request_observer
 
     def handle(self, method, path, body):
         """The complete answer to one request (no timeout)."""
+        timer = RequestTimer(self.request_observer, "REST")
         prepared = self.prepare(method, path, body)
-        return prepared.run() if isinstance(prepared, Inference) else prepared
+        answer = prepared.run() if isinstance(prepared, Inference) else prepared
+        self.observe(timer, method, path, answer)
+        return answer
+
+    def observe(self, timer, method, path, answer):
+        """Report a finished request to the observer as TF Serving's dispatcher does; never raises."""
+        if timer.observer is None:
+            return
+        try:
+            model_name, api = request_metric_labels(method, path)
+            code = answer.code if answer.code is not None else Code.UNKNOWN
+        except Exception:
+            LOG.exception("Could not label a request for metrics")
+            return
+        timer.finish(model_name, api, code)
 
     def prepare(self, method, path, body):
         return _answer(lambda: self._dispatch(method, path, body))
@@ -326,6 +363,16 @@ class RestApiHandler:
         return Inference(lambda: regression_response_json(servable.regress(signature_name, examples, check)))
 
 
+def _both(metrics, observer):
+    """One request observer reporting to the metrics, then to `observer`."""
+
+    def observe(*args):
+        metrics(*args)
+        observer(*args)
+
+    return observe
+
+
 class ModelServer:
     """TF Serving's REST API over the models of a `ModelServerConfig`, on a background thread.
 
@@ -345,7 +392,11 @@ class ModelServer:
     build one. `header_timeout_s`, `body_timeout_s`, `keepalive_timeout_s`,
     `max_connections` bound slow and idle clients (`http_limits`; README
     "HTTP limits"); `rest_api_enable_cors_support` adds TF Serving's CORS
-    headers. `start()` raises `StatusError` for a config TF Serving would
+    headers. `monitoring_config` (a `MonitoringConfig`, see
+    `kerasnets.serving.monitoring`) with Prometheus enabled serves TF
+    Serving's metrics on the REST port; every finished REST or gRPC request
+    is reported to `self.request_observer` (the metrics, then the optional
+    `request_observer` given). `start()` raises `StatusError` for a config TF Serving would
     refuse and `OSError` when the address cannot be bound.
     """
 
@@ -368,14 +419,22 @@ class ModelServer:
         keepalive_timeout_s=DEFAULT_KEEPALIVE_TIMEOUT_S,
         max_connections=None,
         rest_api_enable_cors_support=False,
+        monitoring_config=None,
         **manager_options,
     ):
+        # TF Serving's metrics: always recorded, served when monitoring_config enables Prometheus.
+        self.metrics = ServingMetrics()
+        self.request_observer = self.metrics if request_observer is None else _both(self.metrics, request_observer)
+        self.monitoring_config = monitoring_config
+        self.prometheus_path = prometheus_path(monitoring_config)
         if manager is None:
             if config is None:
                 raise ValueError("ModelServer needs a ModelServerConfig or a ModelManager")
-            manager = ModelManager(config, **manager_options)
+            manager = ModelManager(config, load_observer=self.metrics, **manager_options)
         elif manager_options:
             raise ValueError(f"manager options {sorted(manager_options)} given together with manager=")
+        elif getattr(manager, "load_observer", None) is None:
+            manager.load_observer = self.metrics
         self.manager = manager
         self.host = host
         self.requested_port = port
@@ -383,12 +442,11 @@ class ModelServer:
         self.max_request_bytes = max_request_bytes
         self.rest_api_num_threads = rest_api_num_threads or default_rest_api_num_threads()
         self.rest_api_timeout_in_ms = rest_api_timeout_in_ms
-        self.handler = RestApiHandler(manager, enable_signature_method_name_check)
+        self.handler = RestApiHandler(manager, enable_signature_method_name_check, self.request_observer)
         self.enable_signature_method_name_check = enable_signature_method_name_check
         self.grpc_port = grpc_port
         self.grpc_max_threads = grpc_max_threads
         self.grpc_port_bound = None
-        self.request_observer = request_observer
         self._grpc = None
         # HTTP limits (README "HTTP limits"); <= 0 / None turns a timeout off, max_connections <= 0: no cap.
         self.header_timeout_s = header_timeout_s
@@ -456,6 +514,8 @@ class ModelServer:
         if self._grpc is not None:
             self._grpc.start()  # logs "Running gRPC ModelServer at HOST:PORT ..."
         LOG.info("Exporting HTTP/REST API at:localhost:%d ...", self.port)
+        if self.prometheus_path is not None:
+            LOG.info("Exporting Prometheus metrics at:localhost:%d%s", self.port, self.prometheus_path)
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             LOG.info("Listening on %s:%d", self.host, self.port)
         return self
@@ -545,12 +605,32 @@ class ModelServer:
     async def _answer(self, method, path, request):
         if method not in _LIBEVENT_METHODS:
             return libevent_error_page(501, "Not Implemented")
+        if self.prometheus_path is not None and path.split("?", 1)[0].split("#", 1)[0] == self.prometheus_path:
+            return await self._prometheus_page(path)
         if not _REST_API_PATH.fullmatch(path):
             return libevent_error_page(404, "Not Found")
+        timer = RequestTimer(self.handler.request_observer, "REST")
+        answer = await self._answer_rest_api(method, path, request)
+        self.handler.observe(timer, method, path, answer)
+        return answer
+
+    async def _prometheus_page(self, path):
+        """TF Serving's ProcessPrometheusRequest: the page, or 400 for a path with a query."""
+        if path != self.prometheus_path:
+            message = f"Unexpected path: {path}. Should be {self.prometheus_path}"
+            return RestResponse(400, message.encode("utf-8", "surrogateescape"), "text/plain")
+        try:
+            body, content_type = await asyncio.get_running_loop().run_in_executor(self._executor, self.metrics.render)
+        except Exception as error:
+            LOG.exception("Could not render the metrics page")
+            return RestResponse(500, f"{type(error).__name__}: {error}".encode("utf-8"), "text/plain")
+        return RestResponse(200, body, content_type)
+
+    async def _answer_rest_api(self, method, path, request):
         try:
             body = await self._read_body(request)
         except StatusError as error:
-            return RestResponse(413, json_codec.error_body(error.message))
+            return RestResponse(413, json_codec.error_body(error.message), code=error.code)
         except _ClientGone:
             raise
         except Exception as error:  # e.g. a gzip body that does not inflate: TF Serving sees no body

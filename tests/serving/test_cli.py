@@ -48,7 +48,7 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
         (["--enable_batching"], "enable_batching"),
         (["--enable_batching=true"], "enable_batching"),
         (["--tensorflow_session_parallelism", "2"], "tensorflow_session_parallelism"),
-        (["--monitoring_config_file=/m.config"], "monitoring_config_file"),
+        (["--mixed_precision=bfloat16"], "mixed_precision"),
         (["--grpc_socket_path=/tmp/s"], "grpc_socket_path"),
     ],
 )
