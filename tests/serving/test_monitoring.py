@@ -1,7 +1,11 @@
 """TF Serving's metrics over the REST port, scraped and parsed with prometheus_client's parser."""
 
+import grpc
+import numpy as np
 import requests
+import tensorflow as tf
 from prometheus_client.parser import text_string_to_metric_families
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from kerasnets.serving import ModelServer, single_model_config
 from kerasnets.serving.monitoring import parse_monitoring_config
@@ -34,3 +38,40 @@ def test_metrics_after_rest_traffic(tmp_path):
     path = str(tmp_path / "half" / "1")
     assert samples[(":tensorflow:cc:saved_model:load_attempt_count",
                     (("model_path", path), ("status", "success")))] == 1
+
+
+def _grpc_predict(stub, name):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([1.0], np.float32)))
+    return stub.Predict(request, 10.0)
+
+
+def test_metrics_count_rest_and_grpc_traffic_apart(tmp_path):
+    save_half_model(str(tmp_path / "half" / "1"))
+    config = parse_monitoring_config("prometheus_config { enable: true, path: '/metrics' }")
+    with ModelServer(single_model_config("half", str(tmp_path / "half")), port=0, grpc_port=0,
+                     file_system_poll_wait_seconds=0, monitoring_config=config) as server:
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            for _ in range(2):
+                assert list(_grpc_predict(stub, "half").outputs) == ["y"]
+            try:
+                _grpc_predict(stub, "nope")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.NOT_FOUND
+            else:
+                raise AssertionError("an unknown model must be NOT_FOUND")
+        assert requests.post(server.url + "/v1/models/half:predict", json={"instances": [1.0]}).ok
+        page = requests.get(server.url + "/metrics")
+        assert requests.get(server.url + "/monitoring/prometheus/metrics").status_code == 404
+    assert page.status_code == 200
+    samples = _samples(page.text)
+    # request_count does not tell the entrypoints apart (TF Serving's labels: model_name, status)
+    assert samples[(":tensorflow:serving:request_count", (("model_name", "half"), ("status", "OK")))] == 3
+    assert samples[(":tensorflow:serving:request_count", (("model_name", "nope"), ("status", "NOT_FOUND")))] == 1
+    grpc_labels = (("API", "Predict"), ("entrypoint", "GRPC"), ("model_name", "half"))
+    rest_labels = (("API", "predict"), ("entrypoint", "REST"), ("model_name", "half"))
+    assert samples[(":tensorflow:serving:request_latency_count", grpc_labels)] == 2
+    assert samples[(":tensorflow:serving:request_latency_count", rest_labels)] == 1
+    assert samples[(":tensorflow:serving:request_latency_sum", grpc_labels)] > 0
