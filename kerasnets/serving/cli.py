@@ -39,8 +39,6 @@ UNIMPLEMENTED_FLAGS = (
     "grpc_socket_path",
     "grpc_channel_arguments",
     "grpc_max_threads",
-    "enable_batching",
-    "batching_parameters_file",
     "enable_per_model_batching_parameters",
     "num_load_threads",
     "num_unload_threads",
@@ -143,6 +141,10 @@ def add_arguments(parser):
         metavar="BOOL", help=":classify/:regress require the signature's method_name to match")
     add("--max_request_bytes", type=_non_negative_int, default=DEFAULT_MAX_REQUEST_BYTES, metavar="BYTES",
         help=f"largest request body accepted, 413 above (not a TF Serving flag; default {DEFAULT_MAX_REQUEST_BYTES})")
+    add("--enable_batching", type=_bool_flag, nargs="?", const=True, default=False,
+        help="enable batching of predict requests")
+    add("--batching_parameters_file", default="",
+        help="a BatchingParameters text file; used only with --enable_batching (TF Serving ignores it otherwise)")
     for flag in UNIMPLEMENTED_FLAGS:
         add(f"--{flag}", dest=f"unimplemented_{flag}", nargs="?", const="", default=None, help=argparse.SUPPRESS)
     return parser
@@ -179,6 +181,22 @@ def _model_config(args):
     if not args.model_base_path:
         raise _UsageError("Both server_options.model_base_path and server_options.model_config_file are empty!")
     return single_model_config(args.model_name, args.model_base_path)
+
+
+def _batching_parameters(args):
+    from kerasnets.serving.batching import BatchingParameters, read_batching_parameters_file
+    from kerasnets.serving.status import StatusError
+
+    if not args.enable_batching:
+        return None
+    if not args.batching_parameters_file:
+        return BatchingParameters()
+    try:
+        return read_batching_parameters_file(args.batching_parameters_file)
+    except OSError as error:
+        raise _UsageError(f"cannot read {args.batching_parameters_file}: {error.strerror or error}") from None
+    except StatusError as error:
+        raise _UsageError(error.message) from None
 
 
 def _configure_logging():
@@ -218,6 +236,7 @@ def run(args):
             saved_model_tags=[tag.strip() for tag in args.saved_model_tags.split(",") if tag.strip()],
             model_config_file=args.model_config_file or None,
             model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+            batching_parameters=_batching_parameters(args),
         )
         try:
             server.start()
