@@ -202,6 +202,13 @@ class BatchScheduler:
             merged[name] = np.concatenate(parts, axis=0)
         self.calls += 1
         outputs = self.function(merged)
+        for dtype, array in outputs.values():  # BatchingSession's SplitOutputTensors checks
+            if array.ndim == 0:
+                raise StatusError(Code.FAILED_PRECONDITION, "Batched output tensor has 0 dimensions")
+            if array.shape[0] != target:
+                raise StatusError(Code.FAILED_PRECONDITION,
+                                  "Batched output tensor's 0th dimension does not equal the sum of "
+                                  "the 0th dimension sizes of the input tensors")
         start = 0
         for task in batch.tasks:
             task.result = {k: (dtype, array[start:start + task.size]) for k, (dtype, array) in outputs.items()}
@@ -231,3 +238,33 @@ def enable_batching(servable, params):
 
     servable.predict = predict
     return servable
+
+
+def batching_parameters_text(max_batch_size=32, batch_timeout_micros=2000, num_batch_threads=None,
+                             max_enqueued_batches=None, allowed_batch_sizes=None):
+    """BatchingParameters text for CPU serving: batches up to `max_batch_size`, closed after ~2 ms,
+    padded to powers of two (so the graph sees few distinct shapes), one thread per core, and a
+    queue deep enough for a few batches per thread."""
+    threads = num_batch_threads or os.cpu_count() or 1
+    if allowed_batch_sizes is None:
+        allowed_batch_sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if s < max_batch_size]
+        allowed_batch_sizes.append(max_batch_size)
+    lines = [
+        f"max_batch_size {{ value: {max_batch_size} }}",
+        f"batch_timeout_micros {{ value: {batch_timeout_micros} }}",
+        f"max_enqueued_batches {{ value: {max_enqueued_batches or 4 * threads} }}",
+        f"num_batch_threads {{ value: {threads} }}",
+        *(f"allowed_batch_sizes: {size}" for size in allowed_batch_sizes),
+    ]
+    text = "\n".join(lines) + "\n"
+    parse_batching_parameters(text)  # the values must be ones the server accepts
+    return text
+
+
+def write_batching_parameters(base_dir, **options):
+    """Write `<base_dir>/batching_parameters.txt` (atomically); returns its path."""
+    from kerasnets.files import write_text
+
+    path = os.path.join(base_dir, FILENAME)
+    write_text(path, batching_parameters_text(**options))
+    return path
