@@ -228,7 +228,9 @@ def enable_batching(servable, params):
     lock = threading.Lock()
 
     def predict(signature_name, inputs):
-        key = signature_name or ""
+        from kerasnets.serving.servable import DEFAULT_SERVING_SIGNATURE
+
+        key = signature_name or DEFAULT_SERVING_SIGNATURE
         with lock:
             scheduler = servable.batch_schedulers.get(key)
             if scheduler is None:
