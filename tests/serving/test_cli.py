@@ -45,8 +45,8 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
     [
         (["--port=8500"], "port"),
         (["--port", "8500"], "port"),
-        (["--enable_batching"], "enable_batching"),
-        (["--enable_batching=true"], "enable_batching"),
+        (["--enable_per_model_batching_parameters"], "enable_per_model_batching_parameters"),
+        (["--enable_per_model_batching_parameters=true"], "enable_per_model_batching_parameters"),
         (["--tensorflow_session_parallelism", "2"], "tensorflow_session_parallelism"),
         (["--monitoring_config_file=/m.config"], "monitoring_config_file"),
         (["--rest_api_enable_cors_support"], "rest_api_enable_cors_support"),
