@@ -78,6 +78,8 @@ def _parser():
         "--config-base-path",
         help="base_path written into models.config (default: the absolute path of BASE_DIR/NAME)",
     )
+    export.add_argument("--batching", action="store_true",
+                        help="also write BASE_DIR/batching_parameters.txt for serve --enable_batching")
     export.add_argument("--no-model-config", action="store_true", help="leave models.config alone")
 
     train = commands.add_parser(
@@ -182,6 +184,10 @@ def _export(args):
     print(f"Exported '{exported.name}' version {exported.version} to {exported.path}")
     print(f"  signatures: {', '.join(exported.signatures)}")
     print(f"  inspect with: saved_model_cli show --dir {exported.path} --all")
+    if args.batching:
+        from kerasnets.serving.batching import write_batching_parameters
+
+        print(f"  batching parameters: {write_batching_parameters(args.base_dir)}")
 
 
 def _train(args):

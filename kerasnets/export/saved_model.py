@@ -150,6 +150,7 @@ def export_model(
     generation=None,
     update_config=True,
     config_base_path=None,
+    batching=False,
 ):
     """Writes `model` to `<base_dir>/<name>/<version>/` as a SavedModel for TF Serving.
 
@@ -174,6 +175,8 @@ def export_model(
         update_config: Add the model to `<base_dir>/models.config`.
         config_base_path: The `base_path` to write into models.config (default:
             the absolute path of `<base_dir>/<name>`).
+        batching: Also write `<base_dir>/batching_parameters.txt` for
+            `--enable_batching` (see `kerasnets.serving.batching`).
 
     Returns:
         `ExportedModel(name, version, path, signatures)`.
@@ -198,4 +201,8 @@ def export_model(
     path = os.path.join(model_dir, str(version))
     if update_config:
         update_model_config(base_dir, name, config_base_path)
+    if batching:
+        from kerasnets.serving.batching import write_batching_parameters
+
+        write_batching_parameters(base_dir)
     return ExportedModel(name, version, path, tuple(names))

@@ -43,8 +43,6 @@ PROG = "kerasnets serve"
 UNIMPLEMENTED_FLAGS = (
     "grpc_socket_path",
     "grpc_channel_arguments",
-    "enable_batching",
-    "batching_parameters_file",
     "enable_per_model_batching_parameters",
     "num_load_threads",
     "num_unload_threads",
@@ -164,6 +162,10 @@ def add_arguments(parser):
         help="replay assets.extra/tf_serving_warmup_requests before a version is AVAILABLE (default true)")
     add("--num_request_iterations_for_warmup", type=_non_negative_int, default=0, metavar="N",
         help="times each warm-up request is replayed (default 0: once)")
+    add("--enable_batching", type=_bool_flag, nargs="?", const=True, default=False,
+        help="enable batching of predict requests")
+    add("--batching_parameters_file", default="",
+        help="a BatchingParameters text file; used only with --enable_batching (TF Serving ignores it otherwise)")
     for flag in UNIMPLEMENTED_FLAGS:
         add(f"--{flag}", dest=f"unimplemented_{flag}", nargs="?", const="", default=None, help=argparse.SUPPRESS)
     return parser
@@ -205,6 +207,22 @@ def _model_config(args):
     if not args.model_base_path:
         raise _UsageError("Both server_options.model_base_path and server_options.model_config_file are empty!")
     return single_model_config(args.model_name, args.model_base_path)
+
+
+def _batching_parameters(args):
+    from kerasnets.serving.batching import BatchingParameters, read_batching_parameters_file
+    from kerasnets.serving.status import StatusError
+
+    if not args.enable_batching:
+        return None
+    if not args.batching_parameters_file:
+        return BatchingParameters()
+    try:
+        return read_batching_parameters_file(args.batching_parameters_file)
+    except OSError as error:
+        raise _UsageError(f"cannot read {args.batching_parameters_file}: {error.strerror or error}") from None
+    except StatusError as error:
+        raise _UsageError(error.message) from None
 
 
 def _configure_logging():
@@ -258,6 +276,7 @@ def run(args):
             monitoring_config=monitoring_config,
             enable_model_warmup=args.enable_model_warmup,
             num_request_iterations_for_warmup=args.num_request_iterations_for_warmup,
+            batching_parameters=_batching_parameters(args),
         )
         try:
             server.start()

@@ -239,6 +239,7 @@ class ModelManager:
         enable_model_warmup=True,
         num_request_iterations_for_warmup=0,
         load_observer=None,
+        batching_parameters=None,
     ):
         self._config = config
         # Warm-up (kerasnets.serving.warmup) replays assets.extra/tf_serving_warmup_requests before AVAILABLE.
@@ -246,6 +247,8 @@ class ModelManager:
         self.num_request_iterations_for_warmup = num_request_iterations_for_warmup
         # Optional metrics hook: record_load(path, ok, seconds), record_warmup(path, status, seconds, records).
         self.load_observer = load_observer
+        # kerasnets.serving.batching.BatchingParameters: batch predict (only) per version.
+        self.batching_parameters = batching_parameters
         self.file_system_poll_wait_seconds = file_system_poll_wait_seconds
         self.allow_version_labels_for_unavailable_models = allow_version_labels_for_unavailable_models
         self.saved_model_tags = tuple(saved_model_tags)
@@ -460,6 +463,10 @@ class ModelManager:
         started = time.monotonic()
         try:
             servable = Servable.load(name, version, path, self.saved_model_tags)
+            if self.batching_parameters is not None:
+                from kerasnets.serving.batching import enable_batching
+
+                enable_batching(servable, self.batching_parameters)
         except StatusError as error:
             failure = error
         except Exception as error:  # never let a broken model stop the poller
@@ -508,6 +515,8 @@ class ModelManager:
         LOG.info("Unloading servable version %s", servable_id)
         with self._lock:
             # Requests already holding the Servable finish with it; new ones cannot get it.
+            for scheduler in getattr(record.servable, "batch_schedulers", {}).values():
+                scheduler.shutdown()
             record.servable = None
             record.state = END
             record.error = None

@@ -45,8 +45,8 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
     "argv, flag",
     [
         (["--grpc_channel_arguments=grpc.max_connection_age_ms=1000"], "grpc_channel_arguments"),
-        (["--enable_batching"], "enable_batching"),
-        (["--enable_batching=true"], "enable_batching"),
+        (["--enable_per_model_batching_parameters"], "enable_per_model_batching_parameters"),
+        (["--enable_per_model_batching_parameters=true"], "enable_per_model_batching_parameters"),
         (["--tensorflow_session_parallelism", "2"], "tensorflow_session_parallelism"),
         (["--mixed_precision=bfloat16"], "mixed_precision"),
         (["--grpc_socket_path=/tmp/s"], "grpc_socket_path"),
