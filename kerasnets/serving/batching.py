@@ -22,9 +22,10 @@ import time
 
 import numpy as np
 
+from kerasnets.serving import disk_layout
 from kerasnets.serving.status import Code, StatusError
 
-FILENAME = "batching_parameters.txt"
+FILENAME = disk_layout.BATCHING_PARAMETERS_FILENAME
 
 _INT_FIELDS = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads")
 _BOOL_FIELDS = ("pad_variable_length_inputs", "enable_large_batch_splitting")
@@ -267,6 +268,6 @@ def write_batching_parameters(base_dir, **options):
     """Write `<base_dir>/batching_parameters.txt` (atomically); returns its path."""
     from kerasnets.files import write_text
 
-    path = os.path.join(base_dir, FILENAME)
+    path = disk_layout.batching_parameters_path(base_dir)
     write_text(path, batching_parameters_text(**options))
     return path
