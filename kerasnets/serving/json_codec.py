@@ -26,13 +26,31 @@ import struct
 # Bodies Python's json might read differently from rapidjson (numbers that
 # overflow to inf instead of "Number too big", surrogate escapes rapidjson
 # checks), sent to the exact reader instead.
-_PYTHON_MAY_DIFFER = re.compile(rb"\d{200}|[eE][+]?\d{3}|\\u[dD][89a-fA-F]")
+# That is, bytes matching `[0-9]{200}|[eE]\+?[0-9]{3}|\\u[dD][89a-fA-F]`; found with one
+# bytes.translate into digit/e/+ classes and a few bytes.find (C loops, ~15x faster than
+# that regex on a LeNet-5 body, which it scanned on every request).
+_NUMBER_CLASSES = bytes(
+    ord("0") if chr(byte).isdigit() and byte < 128 else ord("e") if byte in b"eE" else ord("+") if byte == ord("+")
+    else ord(" ")
+    for byte in range(256)
+)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
 _PLAIN_STRING_BYTES = re.compile(rb'[^"\\\x00-\x1f]+')
 _WHITESPACE_RUN = re.compile(rb"[ \t\n\r]*")
 # A complete, ordinary JSON number (the reader's fast path; anything else goes char by char).
 _PLAIN_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?(?:[eE][+-]?[0-9]{1,2})?(?![0-9.eE])")
 _ESCAPES = {ord('"'): '"', ord("\\"): "\\", ord("/"): "/", ord("b"): "\b", ord("f"): "\f",
             ord("n"): "\n", ord("r"): "\r", ord("t"): "\t"}
+
+
+def _python_may_differ(body):
+    """Whether Python's json may read `body` differently from rapidjson (see above)."""
+    if b"\\u" in body and _SURROGATE_ESCAPE.search(body):
+        return True
+    classes = body.translate(_NUMBER_CLASSES)
+    return b"0" * 200 in classes or b"e000" in classes or b"e+000" in classes
+
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -65,7 +83,7 @@ def parse_document(body):
     """
     if not body:
         raise JsonParseError("JSON Parse error: The document is empty")
-    if not _PYTHON_MAY_DIFFER.search(body):
+    if not _python_may_differ(body):
         try:
             value = json.loads(body.decode("utf-8", "surrogateescape"), object_pairs_hook=_first_value_wins)
         except (ValueError, RecursionError):
@@ -91,7 +109,7 @@ class _RapidJsonReader:
         self.pos = 0
         # For ASCII bodies Python's C decoder reads well-formed sub-values at the
         # same offsets; using it for whole arrays/objects keeps big bodies fast.
-        self._text = data.decode("ascii") if data.isascii() and not _PYTHON_MAY_DIFFER.search(data) else None
+        self._text = data.decode("ascii") if data.isascii() and not _python_may_differ(data) else None
         self._decoder = json.JSONDecoder(object_pairs_hook=_first_value_wins)
         self._failures = 0
 

@@ -204,6 +204,32 @@ class _TensorFiller:
             return [json_codec.to_bytes(value) for value in values]
         return values
 
+    def rectangular_array(self, value):
+        """The tensor of a rectangular, well-typed numeric/bool nested list, or None.
+
+        NumPy builds it in C; `fill` + `to_array` give the same array whenever this
+        does (None sends every other value, and every error, down their exact walk).
+        """
+        if self.dtype == DT_STRING or type(value) is not list or not value:
+            return None
+        try:
+            leaves = np.array(value, dtype=object)
+        except ValueError:  # ragged
+            return None
+        if leaves.size == 0 or leaves.shape != tuple(dense_shape(value)):
+            return None
+        flat = leaves.ravel()
+        kinds = set(map(type, flat))
+        if self.dtype in (DT_FLOAT, DT_DOUBLE):
+            ok = kinds <= {int, float}
+        elif self.dtype in _INTEGER_RANGES:
+            ok = kinds == {int} and min(flat) >= self._low and max(flat) <= self._high
+        elif self.dtype == DT_BOOL:
+            ok = kinds == {bool}
+        else:
+            ok = False
+        return self.to_array(flat.tolist(), leaves.shape) if ok else None
+
     def fill(self, value):
         """(flat values, shape) of one JSON value (GetDenseTensorShape + FillTensorProto)."""
         shape = dense_shape(value)
@@ -327,11 +353,14 @@ def _instances_as_whole_tensors(instances, input_dtypes, names, objects):
     tensors = {}
     for name, column in columns.items():
         filler = _TensorFiller(input_dtypes[name])
-        try:
-            flat, shape = filler.fill(column)
-        except StatusError:
-            return None
-        tensors[name] = filler.to_array(flat, shape)
+        array = filler.rectangular_array(column)
+        if array is None:
+            try:
+                flat, shape = filler.fill(column)
+            except StatusError:
+                return None
+            array = filler.to_array(flat, shape)
+        tensors[name] = array
     return tensors
 
 
@@ -408,8 +437,10 @@ def _tensors_from_inputs(value, input_dtypes):
     tensors = {}
     for name, item in items.items():
         filler = _TensorFiller(input_dtypes[name])
-        flat, shape = filler.fill(item)
-        tensors[name] = filler.to_array(flat, shape)
+        array = filler.rectangular_array(item)
+        if array is None:
+            array = filler.to_array(*filler.fill(item))
+        tensors[name] = array
     return tensors
 
 

@@ -245,3 +245,34 @@ def test_response_scalars_and_empty_tensors():
         '{\n    "predictions": [[], []\n    ]\n}'
     )
     assert predict_response_json({"y": (DT_HALF, np.zeros((0,), np.float16))}, False) == '{\n    "outputs": []\n}'
+
+
+@pytest.mark.parametrize("dtype", [1, 2, 3, 9, 10, 6, 4, 23, 17])  # float, double, int32, int64, bool, int8, uint8, uint64, uint16
+def test_the_numpy_fast_path_gives_the_exact_walks_tensor_or_steps_aside(dtype):
+    import random
+
+    from kerasnets.serving.json_tensor import _TensorFiller
+
+    rng = random.Random(dtype)
+    leaves = [0, 1, -1, 2**31, 2**63, 1.5, -0.0, True, False, "a", None, {"b64": "AA=="}, 255, 300]
+    filler = _TensorFiller(dtype)
+    for _ in range(400):
+        shape = [rng.randint(0, 3) for _ in range(rng.randint(1, 3))]
+        kinds = rng.sample(leaves, rng.randint(1, 2))
+
+        def build(level):
+            if level == len(shape):
+                return rng.choice(kinds)
+            width = shape[level] + (rng.random() < 0.1)  # now and then ragged
+            return [build(level + 1) for _ in range(width)]
+
+        value = build(0)
+        fast = filler.rectangular_array(value)
+        try:
+            exact = filler.to_array(*filler.fill(value))
+        except Exception:
+            assert fast is None, value
+            continue
+        if fast is not None:
+            assert fast.dtype == exact.dtype and fast.shape == exact.shape, value
+            np.testing.assert_array_equal(fast, exact)
