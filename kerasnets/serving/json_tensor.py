@@ -145,6 +145,9 @@ _INTEGER_RANGES = {
 }
 
 
+MAX_TENSOR_RANK = 64  # NumPy's limit (TensorFlow's is 254): deeper lists are a 400, as deeper JSON is
+
+
 class _TensorFiller:
     """Converts JSON values to the flat values of a tensor of one dtype."""
 
@@ -233,6 +236,8 @@ class _TensorFiller:
     def fill(self, value):
         """(flat values, shape) of one JSON value (GetDenseTensorShape + FillTensorProto)."""
         shape = dense_shape(value)
+        if len(shape) > MAX_TENSOR_RANK:
+            raise RecursionError(f"{len(shape)} nested lists")  # the server's "nested too deeply" 400
         flat = []
         self._fill(value, 0, shape, flat)
         return flat, shape

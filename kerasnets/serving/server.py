@@ -126,7 +126,19 @@ class RestResponse:
 
     @classmethod
     def error(cls, error):
-        return cls(error.http_status, json_codec.error_body(error.message), code=error.code)
+        return cls(error.http_status, json_codec.error_body(capped_error_message(error.message)), code=error.code)
+
+
+MAX_REST_ERROR_CHARS = 4096
+
+
+def capped_error_message(message):
+    """`message` cut to MAX_REST_ERROR_CHARS, then '...TRUNCATED' (as TF Serving's gRPC answers do at
+    1024 bytes): TF Serving's REST texts echo the request (a 1 MB signature name, a whole JSON
+    value), which a client never needs back in full."""
+    if len(message) <= MAX_REST_ERROR_CHARS:
+        return message
+    return message[:MAX_REST_ERROR_CHARS] + "...TRUNCATED"
 
 
 def libevent_error_page(status, reason):

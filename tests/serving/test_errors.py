@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from kerasnets.serving.server import MAX_REST_ERROR_CHARS
 from tests.serving.conftest import MAX_REQUEST_BYTES, error_of
 
 GOOD_BODY = '{"instances": [1.0, 2.0]}'
@@ -111,8 +112,9 @@ def test_deeply_nested_json_is_refused(http):
 def test_big_error_documents_are_cut(http):
     body = '{"inputs": [1], "instances": [' + ",".join(['"' + "x" * 1000 + '"'] * 2000) + "]}"
     message = error_of(http.post("/v1/models/half:predict", body))
-    assert message.startswith('JSON Value: {\n    "inputs": [') and "...(truncated)" in message
-    assert len(message) < 1.1 * 2**20
+    # TF Serving echoes up to 1 MB of the value ('...(truncated)'); the answer is capped further.
+    assert message.startswith('JSON Value: {\n    "inputs": [') and message.endswith("...TRUNCATED")
+    assert len(message) == MAX_REST_ERROR_CHARS + len("...TRUNCATED")
 
 
 def test_gzip_bodies_are_inflated(http):
@@ -186,3 +188,15 @@ class _AlreadyStarted:
 
     def __getattr__(self, name):
         return getattr(self._manager, name)
+
+
+def test_lists_nested_past_numpys_rank_limit_are_a_400_not_a_500(http):
+    response = http.post("/v1/models/half:predict", '{"instances": ' + "[" * 900 + "1" + "]" * 900 + "}")
+    assert response.status_code == 400 and error_of(response) == "JSON document is nested too deeply"
+
+
+def test_errors_echoing_a_huge_request_are_capped(http):
+    response = http.post("/v1/models/half:predict", json={"instances": [1.0], "signature_name": "x" * 1_000_000})
+    message = error_of(response)
+    assert response.status_code == 400 and message.startswith('Serving signature name: "xxx')
+    assert message.endswith("...TRUNCATED") and len(message) == MAX_REST_ERROR_CHARS + len("...TRUNCATED")
