@@ -1,0 +1,207 @@
+"""Throughput of batch-1 `:predict` with and without server-side batching (issue 10).
+
+    PYTHONPATH=$PWD python benchmarks/serving_throughput.py [--seconds 5] [--rounds 3]
+
+Exports an untrained LeNet-5 (`kerasnets.models.lenet5`, the builder `kerasnets
+export` uses; weights do not change the cost of a forward pass) once to a temp
+dir with `batching=True`, then starts, each in its own process, on ports from
+the OS:
+  a  `kerasnets serve` without batching;
+  b  `kerasnets serve --enable_batching --batching_parameters_file=...`, with the
+     file `kerasnets export --batching` writes (timeout 2000 us) and with other
+     `batch_timeout_micros` values (the best b is used for the ratios);
+  c  a plain aiohttp endpoint that loads the same `serving_default` signature
+     and calls it once per request in a thread pool.
+The load is a separate process: 32 concurrent clients on one aiohttp
+ClientSession (TCPConnector limit 32, so 32 keep-alive connections), each
+posting `{"instances": [image]}` with one 28x28x1 image back to back; 1 s of
+warm-up, then `--seconds` measured. Arms alternate over `--rounds` rounds;
+printed: median req/s over rounds, p50/p99 latency (all measured requests of an
+arm), and the ratios b/a and b/c.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+CLIENTS = 32
+PORT_LINE = re.compile(rb"Exporting HTTP/REST API at:localhost:(\d+)")
+TIMEOUTS_MICROS = (2000, 500, 5000)  # 2000 is what `kerasnets export --batching` writes
+
+
+def image_body():
+    import numpy as np
+
+    y, x = np.mgrid[0:28, 0:28]
+    ring = np.exp(-((np.hypot(x - 13.5, y - 13.5) - 8) ** 2) / 4)  # a "0"-like stroke in [0, 1]
+    return json.dumps({"instances": [np.round(ring, 4)[..., None].tolist()]}).encode()
+
+
+# ---------------------------------------------------------------- arm c: plain aiohttp endpoint
+def plain_aiohttp_server(model_dir):
+    import numpy as np
+    import tensorflow as tf
+    from aiohttp import web
+
+    signature = tf.saved_model.load(model_dir).signatures["serving_default"]
+    (name, spec), = signature.structured_input_signature[1].items()
+
+    def run(instances):
+        outputs = signature(**{name: tf.constant(np.asarray(instances, spec.dtype.as_numpy_dtype))})
+        return {"predictions": next(iter(outputs.values())).numpy().tolist()}
+
+    async def predict(request):
+        body = await request.json()
+        result = await asyncio.get_running_loop().run_in_executor(None, run, body["instances"])
+        return web.json_response(result)
+
+    async def main():
+        app = web.Application()
+        app.router.add_post("/v1/models/lenet5:predict", predict)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        print(f"Exporting HTTP/REST API at:localhost:{port} ...", file=sys.stderr, flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- load generator (own process)
+def load(url, seconds, warmup):
+    import aiohttp
+
+    body = image_body()
+    latencies, errors = [], 0
+
+    async def client(session, start, stop):
+        nonlocal errors
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop:
+                return
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+                await response.read()
+                ok = response.status == 200
+            t1 = time.perf_counter()
+            if t0 >= start and t1 <= stop:
+                if ok:
+                    latencies.append(t1 - t0)
+                else:
+                    errors += 1
+
+    async def main():
+        connector = aiohttp.TCPConnector(limit=CLIENTS)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            start = time.perf_counter() + warmup
+            stop = start + seconds
+            await asyncio.gather(*(client(session, start, stop) for _ in range(CLIENTS)))
+
+    asyncio.run(main())
+    print(json.dumps({"count": len(latencies), "errors": errors, "seconds": seconds, "latencies": latencies}))
+
+
+# ---------------------------------------------------------------- driver
+def start_server(command, log_path):
+    log = open(log_path, "wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        with open(log_path, "rb") as handle:
+            match = PORT_LINE.search(handle.read())
+        if match:
+            return process, int(match.group(1))
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{command} did not start: {open(log_path, 'rb').read()[-2000:].decode(errors='replace')}")
+
+
+def measure(port, seconds):
+    url = f"http://127.0.0.1:{port}/v1/models/lenet5:predict"
+    output = subprocess.run([sys.executable, __file__, "--load", url, "--seconds", str(seconds)],
+                            check=True, capture_output=True, env=os.environ.copy()).stdout
+    return json.loads(output)
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def main(seconds, rounds):
+    from kerasnets import models
+    from kerasnets.export.saved_model import export_model
+    from kerasnets.serving.batching import FILENAME, batching_parameters_text
+
+    print(f"cpus={os.cpu_count()} clients={CLIENTS} seconds={seconds} rounds={rounds} "
+          "model=lenet5 (untrained) body=1 image 28x28x1")
+    with tempfile.TemporaryDirectory() as root:
+        exported = export_model(models.lenet5(), "lenet5", base_dir=root, batching=True)
+        serve = [sys.executable, "-m", "kerasnets", "serve", "--model_name=lenet5",
+                 f"--model_base_path={root}/lenet5", "--port=0", "--rest_api_port=0"]
+        arms = {"a": serve}
+        for micros in TIMEOUTS_MICROS:
+            path = f"{root}/{FILENAME}"
+            if micros != 2000:
+                path = f"{root}/batching_{micros}.txt"
+                with open(path, "w") as handle:
+                    handle.write(batching_parameters_text(batch_timeout_micros=micros))
+            arms[f"b{micros}"] = serve + ["--enable_batching", f"--batching_parameters_file={path}"]
+        arms["c"] = [sys.executable, __file__, "--plain", exported.path]
+        print("batching_parameters.txt (from export):", " ".join(open(f"{root}/{FILENAME}").read().split()))
+
+        servers = {}
+        try:
+            for arm, command in arms.items():
+                servers[arm] = start_server(command, f"{root}/{arm}.log")
+            results = {arm: [] for arm in arms}
+            for round_ in range(rounds):
+                for arm, (_, port) in servers.items():
+                    result = measure(port, seconds)
+                    results[arm].append(result)
+                    print(f"round {round_ + 1} {arm:>6}: {result['count'] / seconds:7.1f} req/s"
+                          f" errors={result['errors']}", flush=True)
+        finally:
+            for process, _ in servers.values():
+                process.terminate()
+            for process, _ in servers.values():
+                process.wait(30)
+
+    print(f"\n{'arm':>6} {'req/s (median)':>15} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    rates = {}
+    for arm, runs in results.items():
+        rates[arm] = statistics.median(r["count"] / r["seconds"] for r in runs)
+        latencies = [x for r in runs for x in r["latencies"]]
+        print(f"{arm:>6} {rates[arm]:15.1f} {percentile(latencies, 0.5) * 1e3:8.1f}"
+              f" {percentile(latencies, 0.99) * 1e3:8.1f} {sum(r['errors'] for r in runs):7d}")
+    best = max((arm for arm in rates if arm.startswith("b")), key=rates.get)
+    print(f"\nbest b = {best}: b/a = {rates[best] / rates['a']:.2f}  b/c = {rates[best] / rates['c']:.2f}"
+          "  (targets: >= 2 each)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--plain", metavar="MODEL_DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        load(args.load, args.seconds, warmup=1.0)
+    elif args.plain:
+        plain_aiohttp_server(args.plain)
+    else:
+        main(args.seconds, args.rounds)
