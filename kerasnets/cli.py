@@ -81,6 +81,10 @@ def _parser():
     export.add_argument("--batching", action="store_true",
                         help="also write BASE_DIR/batching_parameters.txt for serve --enable_batching")
     export.add_argument("--no-model-config", action="store_true", help="leave models.config alone")
+    export.add_argument(
+        "--no-warmup", action="store_true",
+        help="write no assets.extra/tf_serving_warmup_requests (default: one warm-up request per signature)",
+    )
 
     train = commands.add_parser(
         "train",
@@ -178,6 +182,7 @@ def _export(args):
             version=args.version,
             update_config=not args.no_model_config,
             config_base_path=args.config_base_path,
+            warmup=False if args.no_warmup else None,
         )
     except (FileNotFoundError, FileExistsError, ValueError, TypeError) as error:
         raise UsageError(str(error).strip().splitlines()[0]) from None

@@ -151,6 +151,8 @@ def export_model(
     update_config=True,
     config_base_path=None,
     batching=False,
+    warmup=True,
+    warmup_inputs=None,
 ):
     """Writes `model` to `<base_dir>/<name>/<version>/` as a SavedModel for TF Serving.
 
@@ -177,6 +179,14 @@ def export_model(
             the absolute path of `<base_dir>/<name>`).
         batching: Also write `<base_dir>/batching_parameters.txt` for
             `--enable_batching` (see `kerasnets.serving.batching`).
+        warmup: Write `assets.extra/tf_serving_warmup_requests` (PredictionLog
+            records TF Serving and `kerasnets serve` replay before the version
+            is AVAILABLE); see `kerasnets.export.warmup_requests`.
+        warmup_inputs: {signature name: {input name: array-like}} (or a list of
+            such dicts per signature): real batches to write as the warm-up
+            records (each must run). None: one batch-1 default record per
+            signature (zeros, a short text, a 2-token generation), kept only
+            when it runs on the staged export.
 
     Returns:
         `ExportedModel(name, version, path, signatures)`.
@@ -198,6 +208,10 @@ def export_model(
 
     with atomic_version_directory(model_dir, version) as staging:
         archive.write_out(staging, verbose=False)
+        if warmup:
+            from kerasnets.export.warmup_requests import write_warmup_requests
+
+            write_warmup_requests(staging, name, warmup_inputs)
     path = os.path.join(model_dir, str(version))
     if update_config:
         update_model_config(base_dir, name, config_base_path)
