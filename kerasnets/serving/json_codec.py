@@ -1,47 +1,56 @@
 """JSON text exactly as TF Serving reads and writes it (it uses rapidjson).
 
-Reading (`parse_document`): rapidjson with `kParseNanAndInfFlag`, so `NaN`,
-`Inf`, `Infinity`, `-Inf`, `-Infinity` are numbers; strings are raw bytes (no
-UTF-8 validation; undecodable bytes come back as surrogate escapes, see
-`to_bytes`); a duplicated key finds its first value (`FindMember`); a syntax
-error is reported as `JSON Parse error: <rapidjson's English message> at
-offset: <byte offset>`. Well-formed bodies go through Python's C `json`
-module; anything it rejects or might read differently (number overflow, `Inf`,
-a BOM, a NUL byte...) is re-read by `_RapidJsonReader`, a byte-level port of
-rapidjson's grammar, so the error text and offset are rapidjson's.
+Reading (`parse_document`): TF Serving's `ParseJson` runs rapidjson's
+iterative reader with `kParseNanAndInfFlag | kParseStopWhenDoneFlag` over a
+`MemoryStream`, so `NaN`, `Inf`, `Infinity`, `-Inf`, `-Infinity` are
+numbers; reading stops after the root value (trailing bytes are never looked
+at); a leading UTF-8 BOM is skipped; strings are raw bytes (no UTF-8
+validation; undecodable bytes come back as surrogate escapes, see
+`to_bytes`); a duplicated key finds its first value (`FindMember`); nesting
+depth is unbounded; a syntax error is reported as `JSON Parse error:
+<rapidjson's English message> at offset: <byte offset>`.
+
+Every body goes first through python-rapidjson (the same C++ reader, with
+rapidjson's own number conversion). It differs from TF Serving's call in
+four places, all handled here: it checks for trailing values (re-read up to
+them), it does not skip a BOM (stripped first), its recursive reader says
+"Invalid value." where the iterative one says "The document is empty." (a
+root starting with `]`, `}`, `,` or `:`), and it refuses two inputs TF
+Serving takes: bytes that are not UTF-8 and nesting deeper than Python's
+recursion limit. Those bodies are re-read by `_RapidJsonReader`, a byte-level
+port of rapidjson's grammar, so the error text and offset are rapidjson's.
+kerasnets adds two resource bounds TF Serving does not have:
+`MAX_NESTING_DEPTH` levels and `MAX_DOCUMENT_VALUES` values per document.
 
 Writing: `PrettyWriter` reproduces rapidjson's `PrettyWriter` (4-space
 indent, `kFormatSingleLineArray`); `write_decimal` is TF Serving's
 `WriteDecimal` (`%g` with 6 digits unless that does not round-trip, then
 `max_digits10`; `.0` appended to whole numbers; bare `NaN`/`Infinity`);
-`value_to_string` is TF Serving's `JsonValueToString`, used inside error
-messages.
+`value_to_string` is TF Serving's `JsonValueToDebugString`, used inside error
+messages (cut after 256 bytes).
 """
 
+import itertools
 import json
 import math
 import re
 import struct
 
-# Bodies Python's json might read differently from rapidjson (numbers that
-# overflow to inf instead of "Number too big", surrogate escapes rapidjson
-# checks), sent to the exact reader instead.
-# That is, bytes matching `[0-9]{200}|[eE]\+?[0-9]{3}|\\u[dD][89a-fA-F]`; found with one
-# bytes.translate into digit/e/+ classes and a few bytes.find (C loops, ~15x faster than
-# that regex on a LeNet-5 body, which it scanned on every request).
-_NUMBER_CLASSES = bytes(
-    ord("0") if chr(byte).isdigit() and byte < 128 else ord("e") if byte in b"eE" else ord("+") if byte == ord("+")
-    else ord(" ")
-    for byte in range(256)
-)
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+import rapidjson
+
+from kerasnets.serving.status import invalid_argument
 
 _PLAIN_STRING_BYTES = re.compile(rb'[^"\\\x00-\x1f]+')
 _WHITESPACE_RUN = re.compile(rb"[ \t\n\r]*")
-# A complete, ordinary JSON number (the reader's fast path; anything else goes char by char).
-_PLAIN_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?(?:[eE][+-]?[0-9]{1,2})?(?![0-9.eE])")
+_ARRAY_OPENINGS = re.compile(rb"(?:\[[ \t\n\r]*)+")
+# A complete JSON number token (the reader's fast path; anything else goes char by char).
+_PLAIN_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![0-9.eE])")
 _ESCAPES = {ord('"'): '"', ord("\\"): "\\", ord("/"): "/", ord("b"): "\b", ord("f"): "\f",
             ord("n"): "\n", ord("r"): "\r", ord("t"): "\t"}
+_RAPIDJSON_ERROR = re.compile(r"Parse error at offset (\d+): (.*)", re.DOTALL)
+_ROOT_NOT_SINGULAR = "The document root must not be followed by other values."
+# Tokens the iterative reader's start state has no transition for (its HandleError says "empty").
+_NOT_A_ROOT = frozenset(b"]},:")
 
 
 def _python_may_differ(body):
@@ -55,7 +64,12 @@ def _python_may_differ(body):
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UINT32_MAX, UINT64_MAX = 2**32 - 1, 2**64 - 1
-_RAPIDJSON_FLOAT_RANGE = 3.4028234e38  # rapidjson's Value::IsFloat() bound
+
+# kerasnets' bounds (rapidjson has none): deeper documents cost the fallback
+# reader ~1 us per level and ~100 bytes per level; more values than this cost
+# over 0.5 GB of Python objects.
+MAX_NESTING_DEPTH = 100_000
+MAX_DOCUMENT_VALUES = 1 << 24
 
 
 class JsonParseError(ValueError):
@@ -68,29 +82,74 @@ class JsonParseError(ValueError):
 
 
 def _first_value_wins(pairs):
-    result = {}
-    for key, value in pairs:
-        result.setdefault(key, value)
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        result = {}
+        for key, value in pairs:
+            result.setdefault(key, value)
     return result
 
 
-def parse_document(body):
+class _RapidJsonDecoder(rapidjson.Decoder):
+    """python-rapidjson with rapidjson's own numbers; a repeated key keeps its first value."""
+
+    def start_object(self):
+        return []  # members arrive as (key, value) pairs
+
+    def end_object(self, pairs):
+        return _first_value_wins(pairs)
+
+
+_DECODE = _RapidJsonDecoder(number_mode=rapidjson.NM_NATIVE | rapidjson.NM_NAN)
+
+
+def parse_document(body, max_values=MAX_DOCUMENT_VALUES):
     """Parse a request body (bytes) the way TF Serving's `ParseJson` does.
 
     Returns plain Python values: dict, list, str, int, float, bool, None.
     Integers outside [-2**63, 2**64) are floats, as rapidjson stores them as
-    doubles. Raises `JsonParseError` with TF Serving's message.
+    doubles. Raises `JsonParseError` with TF Serving's message, or
+    `StatusError` (INVALID_ARGUMENT) when the body has more than
+    `max_values` value separators (`,`), counted before anything is built.
     """
     if not body:
         raise JsonParseError("JSON Parse error: The document is empty")
-    if not _python_may_differ(body):
-        try:
-            value = json.loads(body.decode("utf-8", "surrogateescape"), object_pairs_hook=_first_value_wins)
-        except (ValueError, RecursionError):
-            pass
-        else:
-            return value
-    return _RapidJsonReader(body).read_document()
+    body = bytes(body)
+    if max_values is not None and len(body) > max_values and body.count(b",") >= max_values:
+        raise invalid_argument(
+            f"JSON document is too large to decode: more than {max_values} values "
+            "(kerasnets serve decodes at most that many per request)"
+        )
+    start = 0  # EncodedInputStream<UTF8<>, MemoryStream> skips each BOM byte in turn
+    for bom_byte in b"\xef\xbb\xbf":
+        if start < len(body) and body[start] == bom_byte:
+            start += 1
+    data = body[start:] if start else body
+    try:
+        return _rapidjson_document(data, start)
+    except (UnicodeDecodeError, RecursionError):  # raw bytes or deep nesting: TF Serving reads both
+        return _RapidJsonReader(body).read_document()
+
+
+def _rapidjson_error(error):
+    """(offset, rapidjson's English message) of a python-rapidjson parse error."""
+    match = _RAPIDJSON_ERROR.match(str(error))
+    if match is None:
+        raise error
+    return int(match.group(1)), match.group(2)
+
+
+def _rapidjson_document(data, start):
+    try:
+        return _DECODE(data)
+    except rapidjson.JSONDecodeError as error:
+        offset, message = _rapidjson_error(error)
+    if message == _ROOT_NOT_SINGULAR:  # kParseStopWhenDoneFlag: the root value ended before `offset`
+        return _DECODE(data[:offset])
+    if (message == "Invalid value." and offset < len(data) and data[offset] in _NOT_A_ROOT
+            and offset == len(data) - len(data.lstrip(b" \t\n\r"))):
+        message = "The document is empty."
+    raise JsonParseError(f"JSON Parse error: {message} at offset: {offset + start}")
 
 
 class _ParseFailure(Exception):
@@ -101,35 +160,40 @@ class _ParseFailure(Exception):
 
 
 class _RapidJsonReader:
-    """rapidjson's recursive-descent reader, iterative, over bytes."""
+    """rapidjson's iterative reader (TF Serving's flags), over bytes, in Python."""
+
+    # After this many sub-documents Python's json could not read, go on char by char only.
+    _MAX_SHORTCUT_FAILURES = 16
 
     def __init__(self, data):
         self.data = data
         self.size = len(data)
         self.pos = 0
-        # For ASCII bodies Python's C decoder reads well-formed sub-values at the
-        # same offsets; using it for whole arrays/objects keeps big bodies fast.
-        self._text = data.decode("ascii") if data.isascii() and not _python_may_differ(data) else None
-        self._decoder = json.JSONDecoder(object_pairs_hook=_first_value_wins)
+        # Python's C decoder finds the ends of sub-values; latin-1 keeps byte offsets.
+        self._text = data.decode("latin-1")
+        self._scanner = json.JSONDecoder(object_pairs_hook=list)
         self._failures = 0
 
     def _decode_container(self):
-        """A whole array/object at `pos` via Python's decoder, or None (then char by char).
+        """A whole array/object at `pos` in one step, or None (then char by char).
 
-        Each failure re-scans up to the error, so after a few (deep nesting) the
-        reader goes on char by char only.
+        Python's C decoder finds where a well-formed container ends; if that
+        range is ASCII, python-rapidjson reads it, so values and any error
+        (e.g. "Number too big") are rapidjson's, at the same offsets.
         """
-        if self._text is None:
+        if self._failures >= self._MAX_SHORTCUT_FAILURES:
             return None
         try:
-            value, end = self._decoder.raw_decode(self._text, self.pos)
-        except ValueError:
+            end = self._scanner.raw_decode(self._text, self.pos)[1]
+            text = self.data[self.pos:end]
+            if not text.isascii():
+                raise ValueError("raw bytes: read char by char")
+            value = _DECODE(text)
+        except rapidjson.JSONDecodeError as error:  # (a ValueError too)
+            offset, message = _rapidjson_error(error)
+            self._fail(message, self.pos + offset)
+        except (ValueError, RecursionError):
             self._failures += 1
-            if self._failures > 16:
-                self._text = None
-            return None
-        except RecursionError:
-            self._text = None
             return None
         self.pos = end
         return value
@@ -157,40 +221,52 @@ class _RapidJsonReader:
         raise _ParseFailure(message, self.pos if offset is None else offset)
 
     def _document(self):
-        for bom_byte in (0xEF, 0xBB, 0xBF):  # EncodedInputStream<UTF8> skips a BOM
+        for bom_byte in (0xEF, 0xBB, 0xBF):
             self._consume(bom_byte)
         self._skip_whitespace()
-        if self._peek() == 0:
+        if self._peek() == 0 or self._peek() in _NOT_A_ROOT:
             self._fail("The document is empty.")
-        value = self._value()
-        self._skip_whitespace()
-        if self._peek() != 0:
-            self._fail("The document root must not be followed by other values.")
-        return value
+        return self._value()  # kParseStopWhenDoneFlag: whatever follows the root is not read
+
+    def _check_depth(self, depth, opened=1):
+        """Fail at the bracket that would open level MAX_NESTING_DEPTH + 1 (of `opened` ones from `pos`)."""
+        if depth <= MAX_NESTING_DEPTH:
+            return
+        offset = self.pos
+        for _ in range(opened - (depth - MAX_NESTING_DEPTH) + 1):
+            offset = self.data.index(self.data[self.pos], offset) + 1
+        self._fail(f"The document is nested deeper than {MAX_NESTING_DEPTH} levels.", offset - 1)
 
     def _value(self):
-        # Frames are [container, pending_key]; containers are filled in place.
-        stack = []
+        # One entry per open container: the container (None: an array with no
+        # element yet, so a run of '[' allocates nothing) and its pending key.
+        containers, keys = [], []
         while True:
             char = self._peek()
             value = self._decode_container() if char in (ord("["), ord("{")) else None
             if value is None:
                 if char == ord("{"):
+                    self._check_depth(len(containers) + 1)
                     self.pos += 1
                     self._skip_whitespace()
                     if self._consume(ord("}")):
                         value = {}
                     else:
-                        stack.append([{}, self._member_name()])
+                        containers.append({})
+                        keys.append(self._member_name())
                         continue
                 elif char == ord("["):
-                    self.pos += 1
-                    self._skip_whitespace()
-                    if self._consume(ord("]")):
-                        value = []
-                    else:
-                        stack.append([[], None])
+                    run = _ARRAY_OPENINGS.match(self.data, self.pos)  # '[[[' in one step
+                    opened = run.group().count(b"[")
+                    self._check_depth(len(containers) + opened, opened)
+                    containers.extend(itertools.repeat(None, opened))
+                    keys.extend(itertools.repeat(None, opened))
+                    self.pos = run.end()
+                    if not self._consume(ord("]")):
                         continue
+                    containers.pop()
+                    keys.pop()
+                    value = []
                 elif char == ord('"'):
                     value = self._string()
                 elif char == ord("n"):
@@ -203,28 +279,33 @@ class _RapidJsonReader:
                     value = self._number()
 
             while True:  # attach the finished value to its parents
-                if not stack:
+                if not containers:
                     return value
-                frame = stack[-1]
-                container = frame[0]
-                if isinstance(container, list):
+                container = containers[-1]
+                if type(container) is not dict:
+                    if container is None:
+                        container = containers[-1] = []
                     container.append(value)
                     self._skip_whitespace()
                     if self._consume(ord(",")):
                         self._skip_whitespace()
                         break
                     if self._consume(ord("]")):
-                        value = stack.pop()[0]
+                        containers.pop()
+                        keys.pop()
+                        value = container
                         continue
                     self._fail("Missing a comma or ']' after an array element.")
-                container.setdefault(frame[1], value)
+                container.setdefault(keys[-1], value)
                 self._skip_whitespace()
                 if self._consume(ord(",")):
                     self._skip_whitespace()
-                    frame[1] = self._member_name()
+                    keys[-1] = self._member_name()
                     break
                 if self._consume(ord("}")):
-                    value = stack.pop()[0]
+                    containers.pop()
+                    keys.pop()
+                    value = container
                     continue
                 self._fail("Missing a comma or '}' after an object member.")
 
@@ -301,12 +382,11 @@ class _RapidJsonReader:
         return self.pos - start
 
     def _number(self):
-        plain = _PLAIN_NUMBER.match(self.data, self.pos)
-        if plain:  # short enough that neither int64 nor double range can be exceeded
-            self.pos = plain.end()
-            text = plain.group()
-            return float(text) if plain.group(1) is not None or b"e" in text or b"E" in text else int(text)
         start = self.pos
+        plain = _PLAIN_NUMBER.match(self.data, start)
+        if plain:
+            self.pos = plain.end()
+            return self._number_value(start)
         minus = self._consume(ord("-"))
         char = self._peek()
         if char == ord("0"):
@@ -325,39 +405,21 @@ class _RapidJsonReader:
             self._fail("Invalid value.")
         else:
             self._fail("Invalid value.")
-        integer_end = self.pos
-        fraction_digits = 0
-        is_double = False
-        if self._consume(ord(".")):
-            fraction_digits = self._digits()
-            if not fraction_digits:
-                self._fail("Miss fraction part in number.")
-            is_double = True
+        if self._consume(ord(".")) and not self._digits():
+            self._fail("Miss fraction part in number.")
         if self._consume(ord("e")) or self._consume(ord("E")):
-            is_double = True
-            exponent_negative = False
             if not self._consume(ord("+")):
-                exponent_negative = self._consume(ord("-"))
-            if not ord("0") <= self._peek() <= ord("9"):
+                self._consume(ord("-"))
+            if not self._digits():
                 self._fail("Miss exponent in number.")
-            exponent = 0
-            max_exponent = 308 + fraction_digits
-            first = True
-            while ord("0") <= self._peek() <= ord("9"):
-                exponent = exponent * 10 + self._peek() - ord("0")
-                self.pos += 1
-                if not first and not exponent_negative and exponent > max_exponent:
-                    self._fail("Number too big to be stored in double.", start)
-                first = False
-        text = self.data[start:self.pos].decode("ascii")
-        if not is_double:
-            value = int(self.data[start:integer_end])
-            if INT64_MIN <= value <= UINT64_MAX:
-                return value
-        value = float(text)
-        if math.isinf(value):
+        return self._number_value(start)
+
+    def _number_value(self, start):
+        """The number token at [start, pos) converted by rapidjson itself (its doubles are not always Python's)."""
+        try:
+            return _DECODE(self.data[start:self.pos])
+        except rapidjson.JSONDecodeError:  # the only error left for a well-formed token
             self._fail("Number too big to be stored in double.", start)
-        return value
 
 
 # --------------------------------------------------------------------------
@@ -473,31 +535,36 @@ def rapidjson_double(value):
 
 
 class _WriteAborted(Exception):
-    """rapidjson's Writer refuses NaN/Inf in a document and stops there."""
+    """The writer stops: rapidjson refuses NaN/Inf in a document, or the byte limit is reached."""
 
 
 class PrettyWriter:
     """rapidjson's `PrettyWriter<StringBuffer>`: same separators, newlines and indents.
 
     `single_line_arrays` is `kFormatSingleLineArray`, which TF Serving turns
-    on and off while writing responses.
+    on and off while writing responses. With `max_bytes`, every event first
+    checks that fewer than `max_bytes` bytes were written, as TF Serving's
+    `JsonWriterWithLimit` does, and raises `_WriteAborted` otherwise.
     """
 
-    def __init__(self, max_chars=None):
+    def __init__(self, max_bytes=None):
         self._out = []
-        self._length = 0
+        self._size = 0
         self._levels = []  # [in_array, value_count]
         self.single_line_arrays = False
-        self._max_chars = max_chars
+        self._max_bytes = max_bytes
 
     def getvalue(self):
         return "".join(self._out)
 
+    def _event(self):
+        if self._max_bytes is not None and self._size >= self._max_bytes:
+            raise _WriteAborted("limit")
+
     def _put(self, text):
         self._out.append(text)
-        self._length += len(text)
-        if self._max_chars is not None and self._length > self._max_chars:
-            raise _WriteAborted("too long")
+        if self._max_bytes is not None:
+            self._size += len(text) if text.isascii() else len(to_bytes(text))
 
     def _indent(self):
         self._put(" " * (4 * len(self._levels)))
@@ -522,11 +589,13 @@ class PrettyWriter:
         level[1] += 1
 
     def start_object(self):
+        self._event()
         self._prefix()
         self._levels.append([False, 0])
         self._put("{")
 
     def end_object(self):
+        self._event()
         level = self._levels.pop()
         if level[1]:
             self._put("\n")
@@ -534,11 +603,13 @@ class PrettyWriter:
         self._put("}")
 
     def start_array(self):
+        self._event()
         self._prefix()
         self._levels.append([True, 0])
         self._put("[")
 
     def end_array(self):
+        self._event()
         level = self._levels.pop()
         if level[1] and not self.single_line_arrays:
             self._put("\n")
@@ -549,14 +620,17 @@ class PrettyWriter:
         self.string(name)
 
     def string(self, text):
+        self._event()
         self._prefix()
         self._put(quote(text))
 
     def raw_number(self, text):
+        self._event()
         self._prefix()
         self._put(text)
 
     def double(self, value):
+        self._event()
         self._prefix()
         if math.isnan(value) or math.isinf(value):
             raise _WriteAborted("NaN or Inf")
@@ -589,29 +663,25 @@ class PrettyWriter:
             self.double(float(value))
 
 
-# Error messages embed whole request documents, as TF Serving's do; past this
-# many characters the text is cut (TF Serving has a TODO to truncate).
-MAX_DOCUMENT_CHARS_IN_MESSAGES = 1 << 20
+# TF Serving's kMaxJsonDebugStringBytes: an echoed value stops at the first
+# event that starts past this many bytes (one long string still goes out whole).
+MAX_DEBUG_STRING_BYTES = 256
 
 
 def value_to_string(value):
-    """TF Serving's `JsonValueToString`: a value as it appears inside error messages.
+    """TF Serving's `JsonValueToDebugString`: a value as it appears inside error messages.
 
-    A top-level double goes through `WriteDecimal` (as a float when it is in
-    float range, rapidjson's `IsFloat()`); anything else is pretty-printed, and
-    printing stops at a NaN/Inf inside a container as rapidjson's does.
+    rapidjson's PrettyWriter with `kFormatSingleLineArray`, numbers as
+    `Writer` writes them (a double in shortest form, nothing for NaN/Inf,
+    where writing stops), cut once `MAX_DEBUG_STRING_BYTES` are written. The
+    limit also bounds the recursion: each level writes at least one byte.
     """
-    if type(value) is float or (type(value) is int and not is_integer(value)):
-        number = float(value)
-        if -_RAPIDJSON_FLOAT_RANGE <= number <= _RAPIDJSON_FLOAT_RANGE:
-            return write_decimal(to_float32(number), single_precision=True)
-        return write_decimal(number, single_precision=False)
-    writer = PrettyWriter(max_chars=MAX_DOCUMENT_CHARS_IN_MESSAGES)
+    writer = PrettyWriter(max_bytes=MAX_DEBUG_STRING_BYTES)
+    writer.single_line_arrays = True
     try:
         writer.accept(value)
-    except _WriteAborted as aborted:
-        if str(aborted) == "too long":
-            return writer.getvalue()[:MAX_DOCUMENT_CHARS_IN_MESSAGES] + "...(truncated)"
+    except _WriteAborted:
+        pass
     return writer.getvalue()
 
 

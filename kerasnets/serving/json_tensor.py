@@ -30,6 +30,7 @@ Responses
 
 import base64
 import binascii
+import itertools
 import math
 
 import numpy as np
@@ -145,14 +146,60 @@ _INTEGER_RANGES = {
 }
 
 
-MAX_TENSOR_RANK = 64  # NumPy's limit (TensorFlow's is 254): deeper lists are a 400, as deeper JSON is
+# TensorShape::MaxDimensions(); a deeper tensor fails Tensor::FromProto in TF Serving.
+# NumPy holds at most 64 dimensions, so kerasnets answers the same beyond that.
+MAX_TENSOR_RANK = min(254, getattr(np, "MAXDIMS", 64))
+# kerasnets' bound on the tensor elements one request may decode (TF Serving has none).
+MAX_ELEMENTS_PER_REQUEST = json_codec.MAX_DOCUMENT_VALUES
+
+
+class _ElementBudget:
+    """The tensor elements a request may still decode."""
+
+    def __init__(self, max_elements):
+        self.max_elements = max_elements
+        self.left = max_elements
+
+    def take(self, count):
+        if self.max_elements is None:
+            return
+        self.left -= count
+        if self.left < 0:
+            raise invalid_argument(
+                f"Request has more than {self.max_elements} tensor elements, "
+                "the most kerasnets serve decodes per request"
+            )
+
+
+def _rectangular(value):
+    """(leaves, shape, leaf types) of a nest of lists that is a perfect box, else None.
+
+    One C-level pass per nesting level (no per-element Python code); a box
+    passes every size/level check of TF Serving's FillTensorProto.
+    """
+    shape = []
+    level = [value]
+    while True:
+        kinds = set(map(type, level))
+        if list not in kinds:
+            return level, shape, kinds
+        if len(kinds) != 1:
+            return None
+        sizes = set(map(len, level))
+        if len(sizes) != 1:
+            return None
+        shape.append(sizes.pop())
+        if len(shape) > MAX_TENSOR_RANK:
+            return None
+        level = list(itertools.chain.from_iterable(level))
 
 
 class _TensorFiller:
     """Converts JSON values to the flat values of a tensor of one dtype."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, budget=None):
         self.dtype = dtype
+        self.budget = budget if budget is not None else _ElementBudget(MAX_ELEMENTS_PER_REQUEST)
         if dtype in (DT_FLOAT, DT_DOUBLE):
             self._leaf_list_ok = self._numbers_ok
         elif dtype in _INTEGER_RANGES:
@@ -234,48 +281,98 @@ class _TensorFiller:
         return self.to_array(flat.tolist(), leaves.shape) if ok else None
 
     def fill(self, value):
-        """(flat values, shape) of one JSON value (GetDenseTensorShape + FillTensorProto)."""
+        """(flat values, shape) of one JSON value (GetDenseTensorShape + FillTensorProto).
+
+        `flat` is a NumPy array when the fast path (a box of valid leaves) took
+        it, else a list; `to_array` takes either.
+        """
+        box = _rectangular(value)
+        if box is not None:
+            leaves, shape, kinds = box
+            array = self._box_array(leaves, kinds)
+            if array is not None:
+                self.budget.take(len(leaves))
+                return array, shape
         shape = dense_shape(value)
         if len(shape) > MAX_TENSOR_RANK:
             raise RecursionError(f"{len(shape)} nested lists")  # the server's "nested too deeply" 400
         flat = []
-        self._fill(value, 0, shape, flat)
+        self._walk(value, shape, flat)
+        self.budget.take(len(flat))
         return flat, shape
 
-    def _fill(self, value, level, shape, flat):
-        rank = len(shape)
-        if type(value) is not list:
-            if level != rank:
-                raise invalid_argument(
-                    f"JSON Value: {value_to_string(value)} found at incorrect level: {level + 1}"
-                    f" in the JSON DOM. Expected at level: {rank}"
-                )
-            flat.append(self.scalar(value))
-            return
-        if level >= rank:
-            raise invalid_argument(f"Encountered list at unexpected level: {level} expected < {rank}")
-        if len(value) != shape[level]:
-            raise invalid_argument(
-                f"Encountered list at unexpected size: {len(value)} at level: {level}"
-                f" expected size: {shape[level]}"
-            )
-        if level == rank - 1 and self._leaf_list_ok(value):
-            flat.extend(self._leaf_values(value))
-            return
-        for item in value:
-            self._fill(item, level + 1, shape, flat)
+    def _box_array(self, leaves, kinds):
+        """The leaves as a flat array of this dtype if every one is valid for it, else None."""
+        dtype = self.dtype
+        if not leaves:
+            return None
+        if dtype in (DT_FLOAT, DT_DOUBLE):
+            if not kinds <= {int, float}:
+                return None
+            with np.errstate(over="ignore"):  # a double beyond float range is inf, as static_cast gives
+                return np.array(leaves, dtype=np.float32 if dtype == DT_FLOAT else np.float64)
+        if dtype in _INTEGER_RANGES:
+            if kinds != {int}:
+                return None
+            try:
+                array = np.array(leaves, dtype=np.uint64 if dtype == DT_UINT64 else np.int64)
+            except OverflowError:
+                return None
+            low, high = _INTEGER_RANGES[dtype]
+            if array.min() < low or array.max() > high:
+                return None
+            return array
+        if dtype == DT_BOOL:
+            return np.array(leaves, dtype=bool) if kinds == {bool} else None
+        if dtype == DT_STRING and kinds == {str}:
+            array = np.empty(len(leaves), dtype=object)
+            array[:] = [json_codec.to_bytes(value) for value in leaves]
+            return array
+        return None
 
-    def to_array(self, flat, shape):
+    def _walk(self, value, shape, flat):
+        """TF Serving's recursive FillTensorProto, with an explicit stack (any depth)."""
+        rank = len(shape)
+        pending = [(value, 0)]
+        while pending:
+            value, level = pending.pop()
+            if type(value) is not list:
+                if level != rank:
+                    raise invalid_argument(
+                        f"JSON Value: {value_to_string(value)} found at incorrect level: {level + 1}"
+                        f" in the JSON DOM. Expected at level: {rank}"
+                    )
+                flat.append(self.scalar(value))
+                continue
+            if level >= rank:
+                raise invalid_argument(f"Encountered list at unexpected level: {level} expected < {rank}")
+            if len(value) != shape[level]:
+                raise invalid_argument(
+                    f"Encountered list at unexpected size: {len(value)} at level: {level}"
+                    f" expected size: {shape[level]}"
+                )
+            if level == rank - 1 and self._leaf_list_ok(value):
+                flat.extend(self._leaf_values(value))
+                continue
+            pending.extend((item, level + 1) for item in reversed(value))
+
+    def to_array(self, flat, shape, name):
+        """The tensor of `shape` (TF's Tensor::FromProto fails past MAX_TENSOR_RANK dimensions)."""
+        if len(shape) > MAX_TENSOR_RANK:
+            raise invalid_argument(f"tensor parsing error: {name}")
         if self.dtype == DT_STRING:
-            array = np.empty(len(flat), dtype=object)
-            array[:] = flat
-            return array.reshape(shape)
+            if type(flat) is not np.ndarray:
+                array = np.empty(len(flat), dtype=object)
+                array[:] = flat
+                flat = array
+            return flat.reshape(shape)
         if self.dtype in (DT_INT8, DT_INT16, DT_UINT8):
             # TF stores these in int_val (int32) and casts, so values wrap.
-            return np.array(flat, dtype=np.int64).astype(_numpy_dtype(self.dtype)).reshape(shape)
+            return np.asarray(flat, dtype=np.int64).astype(_numpy_dtype(self.dtype)).reshape(shape)
         if self.dtype == DT_UINT64:
-            return np.array(flat, dtype=np.uint64).reshape(shape)
-        return np.array(flat, dtype=_numpy_dtype(self.dtype)).reshape(shape)
+            return np.asarray(flat, dtype=np.uint64).reshape(shape)
+        with np.errstate(over="ignore"):  # a double beyond float range is inf, as static_cast gives
+            return np.asarray(flat, dtype=_numpy_dtype(self.dtype)).reshape(shape)
 
 
 def dense_shape(value):
@@ -298,13 +395,20 @@ def _shape_string(shape):
 # --------------------------------------------------------------------------
 
 
-def predict_request_tensors(doc, input_dtypes):
+def predict_request_tensors(doc, input_dtypes, max_elements=MAX_ELEMENTS_PER_REQUEST):
     """TF Serving's `FillPredictRequestFromJson`, after the signature lookup.
 
     `doc` is the parsed body (a dict); `input_dtypes` maps each signature
     input name to its `tensorflow.DataType` number. Returns
     `(tensors, row_format)`: NumPy arrays by input name, and whether the
-    request used `instances` (so the answer is `predictions`).
+    request used `instances` (so the answer is `predictions`). More than
+    `max_elements` tensor elements in all (None: no bound) is
+    INVALID_ARGUMENT, a kerasnets bound that keeps one request's memory
+    proportionate.
+
+    Well-formed boxes of numbers (or bools, strings) become arrays in a few
+    C-level passes; anything else takes the element-by-element walk, which
+    reports TF Serving's exact error.
     """
     if ROW_FORMAT_KEY in doc:
         if COLUMNAR_FORMAT_KEY in doc:
@@ -316,9 +420,9 @@ def predict_request_tensors(doc, input_dtypes):
             raise format_error(doc, "Excepting 'instances' to be an list/array")
         if not instances:
             raise format_error(doc, "No values in 'instances' array")
-        return _tensors_from_instances(instances, input_dtypes), True
+        return _tensors_from_instances(instances, input_dtypes, max_elements), True
     if COLUMNAR_FORMAT_KEY in doc:
-        return _tensors_from_inputs(doc[COLUMNAR_FORMAT_KEY], input_dtypes), False
+        return _tensors_from_inputs(doc[COLUMNAR_FORMAT_KEY], input_dtypes, max_elements), False
     raise invalid_argument("Missing 'inputs' or 'instances' key")
 
 
@@ -326,7 +430,7 @@ def _is_element_object(value):
     return type(value) is dict and not is_base64_object(value)
 
 
-def _tensors_from_instances(instances, input_dtypes):
+def _tensors_from_instances(instances, input_dtypes, max_elements):
     names = sorted(input_dtypes)
     if type(instances[0]) is not dict and len(names) > 1:
         raise invalid_argument(
@@ -334,13 +438,13 @@ def _tensors_from_instances(instances, input_dtypes):
             "required as per tensorinfo_map"
         )
     objects = _is_element_object(instances[0])
-    fast = _instances_as_whole_tensors(instances, input_dtypes, names, objects)
+    fast = _instances_as_whole_tensors(instances, input_dtypes, names, objects, _ElementBudget(max_elements))
     if fast is not None:
         return fast
-    return _instances_one_by_one(instances, input_dtypes, names, objects)
+    return _instances_one_by_one(instances, input_dtypes, names, objects, _ElementBudget(max_elements))
 
 
-def _instances_as_whole_tensors(instances, input_dtypes, names, objects):
+def _instances_as_whole_tensors(instances, input_dtypes, names, objects, budget):
     """All rows at once: gives the same tensors as the row-by-row walk whenever that succeeds.
 
     Returns None when anything is off, so the row-by-row walk can report
@@ -355,30 +459,30 @@ def _instances_as_whole_tensors(instances, input_dtypes, names, objects):
         if any(_is_element_object(row) for row in instances):
             return None
         columns = {names[0]: instances}
-    tensors = {}
+    filled = {}
     for name, column in columns.items():
-        filler = _TensorFiller(input_dtypes[name])
-        array = filler.rectangular_array(column)
-        if array is None:
-            try:
-                flat, shape = filler.fill(column)
-            except StatusError:
-                return None
-            array = filler.to_array(flat, shape)
-        tensors[name] = array
-    return tensors
+        filler = _TensorFiller(input_dtypes[name], budget)
+        try:
+            filled[name] = filler, filler.fill(column)
+        except StatusError:
+            if budget.left < 0:
+                raise
+            return None
+    return {name: filler.to_array(flat, shape, name) for name, (filler, (flat, shape)) in filled.items()}
 
 
-def _instances_one_by_one(instances, input_dtypes, names, objects):
+def _instances_one_by_one(instances, input_dtypes, names, objects, budget):
     """TF Serving's `FillTensorMapFromInstancesList`, element by element."""
     name_set = set(names)
-    fillers = {name: _TensorFiller(input_dtypes[name]) for name in names}
+    fillers = {name: _TensorFiller(input_dtypes[name], budget) for name in names}
     flats, first_sizes, first_shapes = {}, {}, {}
 
     def add_item(value, name):  # AddInstanceItem
         if name not in input_dtypes:
             raise invalid_argument(f"JSON object: does not have named input: {name}")
         flat, shape = fillers[name].fill(value)
+        if type(flat) is np.ndarray:
+            flat = flat.tolist()
         if name not in flats:
             flats[name], first_sizes[name], first_shapes[name] = flat, len(flat), shape
         elif len(flat) != first_sizes[name]:
@@ -398,6 +502,8 @@ def _instances_one_by_one(instances, input_dtypes, names, objects):
                 try:
                     add_item(value, name)
                 except StatusError as error:
+                    if budget.left < 0:
+                        raise
                     raise invalid_argument(
                         f"Failed to process element: {index} key: {name} of 'instances' list."
                         f" Error: {error.status_string()}"
@@ -405,7 +511,7 @@ def _instances_one_by_one(instances, input_dtypes, names, objects):
             if set(element) != name_set:
                 raise invalid_argument(
                     f"Failed to process element: {index} of 'instances' list. JSON object: "
-                    f"{value_to_string(element)} must only have keys: {','.join(names)}"
+                    f"{value_to_string(element)} keys must be equal to: {','.join(names)}"
                 )
         else:
             if _is_element_object(element):
@@ -413,17 +519,19 @@ def _instances_one_by_one(instances, input_dtypes, names, objects):
             try:
                 add_item(element, names[0])
             except StatusError as error:
+                if budget.left < 0:
+                    raise
                 raise invalid_argument(
                     f"Failed to process element: {index} of 'instances' list. Error: {error.status_string()}"
                 ) from None
 
     return {
-        name: fillers[name].to_array(flats[name], [len(instances)] + first_shapes[name])
+        name: fillers[name].to_array(flats[name], [len(instances)] + first_shapes[name], name)
         for name in flats
     }
 
 
-def _tensors_from_inputs(value, input_dtypes):
+def _tensors_from_inputs(value, input_dtypes, max_elements):
     """TF Serving's `FillTensorMapFromInputsMap` (the columnar format)."""
     names = sorted(input_dtypes)
     if type(value) is not dict or is_base64_object(value):
@@ -439,14 +547,12 @@ def _tensors_from_inputs(value, input_dtypes):
             if name not in value:
                 raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
             items[name] = value[name]
-    tensors = {}
+    budget = _ElementBudget(max_elements)
+    filled = {}
     for name, item in items.items():
-        filler = _TensorFiller(input_dtypes[name])
-        array = filler.rectangular_array(item)
-        if array is None:
-            array = filler.to_array(*filler.fill(item))
-        tensors[name] = array
-    return tensors
+        filler = _TensorFiller(input_dtypes[name], budget)
+        filled[name] = filler, filler.fill(item)
+    return {name: filler.to_array(flat, shape, name) for name, (filler, (flat, shape)) in filled.items()}
 
 
 # --------------------------------------------------------------------------
