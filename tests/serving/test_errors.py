@@ -194,7 +194,7 @@ class _AlreadyStarted:
 
 def test_lists_nested_past_numpys_rank_limit_are_a_400_not_a_500(http):
     response = http.post("/v1/models/half:predict", '{"instances": ' + "[" * 900 + "1" + "]" * 900 + "}")
-    assert response.status_code == 400 and error_of(response) == "JSON document is nested too deeply"
+    assert response.status_code == 400 and error_of(response) == "tensor parsing error: x"
 
 
 def test_errors_echoing_a_huge_request_are_capped(http):
