@@ -33,7 +33,9 @@ exits with 1.
 
 import argparse
 import logging
+import os
 import sys
+import threading
 
 USAGE_ERROR = 2
 RUNTIME_ERROR = 1
@@ -290,10 +292,21 @@ def run(args):
             print(f"{PROG}: cannot listen on {args.host}:{port}: {error.strerror or error}", file=sys.stderr)
             return RUNTIME_ERROR
         server.serve_forever()
+        # A TF call cannot be interrupted: exit now rather than join a worker (REST or gRPC) still inside one.
+        if server.inference_in_flight() or _threads_left_behind():
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         return 0
     except _UsageError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def _threads_left_behind():
+    """Whether a non-daemon thread other than this one is alive (interpreter exit would wait for it)."""
+    return any(t.is_alive() and not t.daemon and t is not threading.current_thread() for t in threading.enumerate())
 
 
 def main(argv=None):

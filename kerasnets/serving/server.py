@@ -41,7 +41,9 @@ import os
 import re
 import signal
 import socket
+import queue
 import threading
+import time
 import urllib.parse
 
 from kerasnets.serving import json_codec
@@ -85,6 +87,9 @@ _MODEL_STATUS_API = re.compile(
 # Methods libevent lets through to handlers (evhttp_set_allowed_methods in TF Serving).
 _LIBEVENT_METHODS = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"}
 _INT64_MAX = 2**63 - 1
+
+# How long stop() lets in-flight requests finish; a TF call still running after it is left behind.
+SHUTDOWN_GRACE_S = 2.0
 
 
 def default_max_connections():
@@ -177,13 +182,91 @@ class _ClientGone(Exception):
 
 
 class Inference:
-    """The model-running part of a request, run separately so it can be timed out."""
+    """The model-running part of a request, run separately so it can be timed out.
 
-    def __init__(self, compute):
+    `deadline` (a `time.monotonic()` value, or None) is when the client stops
+    waiting (`rest_api_timeout_in_ms`): work still queued then is skipped, as
+    the client already has its 504.
+    """
+
+    def __init__(self, compute, deadline=None):
         self._compute = compute
+        self.deadline = deadline
 
     def run(self):
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return RestResponse.error(StatusError(Code.DEADLINE_EXCEEDED, "Deadline Exceeded"))
         return _answer(lambda: RestResponse.ok(self._compute()))
+
+
+class DaemonThreadExecutor(concurrent.futures.Executor):
+    """A fixed pool of `max_workers` daemon threads taking work from one FIFO queue.
+
+    Unlike `ThreadPoolExecutor`, whose threads the interpreter joins at exit,
+    these threads never hold up the process's exit: a TensorFlow call cannot
+    be interrupted, so a shutdown must be able to leave one running.
+    """
+
+    def __init__(self, max_workers, thread_name_prefix="worker"):
+        self._work = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self._busy = 0
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{thread_name_prefix}_{index}", daemon=True)
+            for index in range(max(1, max_workers))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future = concurrent.futures.Future()
+            self._work.put((future, fn, args, kwargs))
+        return future
+
+    def _serve(self):
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            with self._lock:
+                self._busy += 1
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as error:
+                future.set_exception(error)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+    @property
+    def busy(self):
+        """How many workers are running a call now."""
+        with self._lock:
+            return self._busy
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            self._shutdown = True
+            if cancel_futures:
+                while True:
+                    try:
+                        item = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None:
+                        item[0].cancel()
+            for _ in self._threads:
+                self._work.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
 
 def _answer(produce):
@@ -513,9 +596,7 @@ class ModelServer:
             self._stop_grpc()
             raise
         try:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.rest_api_num_threads, thread_name_prefix="httprestserver"
-            )
+            self._executor = DaemonThreadExecutor(self.rest_api_num_threads, thread_name_prefix="httprestserver")
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever, name="rest-api-event-loop", daemon=True)
             self._thread.start()
@@ -571,7 +652,7 @@ class ModelServer:
 
         app = web.Application(client_max_size=self.max_request_bytes)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
         await self._runner.setup()
         keepalive = self.keepalive_timeout_s if self.keepalive_timeout_s and self.keepalive_timeout_s > 0 else 1e9
         limits = ConnectionLimits(
@@ -651,13 +732,16 @@ class ModelServer:
         if method == "OPTIONS":
             return cors_preflight_answer(request.headers.get("Origin", ""))
         loop = asyncio.get_running_loop()
+        timeout = self.rest_api_timeout_in_ms / 1000 if self.rest_api_timeout_in_ms > 0 else None
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             prepared = await loop.run_in_executor(self._executor, self.handler.prepare, method, path, body)
             if not isinstance(prepared, Inference):
                 return prepared
+            prepared.deadline = deadline
             running = loop.run_in_executor(self._executor, prepared.run)
-            timeout = self.rest_api_timeout_in_ms / 1000 if self.rest_api_timeout_in_ms > 0 else None
-            return await asyncio.wait_for(running, timeout)
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return await asyncio.wait_for(running, remaining)
         except asyncio.TimeoutError:
             return RestResponse.error(StatusError(Code.DEADLINE_EXCEEDED, "Deadline Exceeded"))
         except Exception as error:
@@ -672,8 +756,12 @@ class ModelServer:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
 
+    def inference_in_flight(self):
+        """Whether a REST worker is still running a call (e.g. one `stop()` left behind)."""
+        return self._executor is not None and self._executor.busy > 0
+
     def stop(self):
-        """Stop serving (in-flight requests finish, up to 5 s), then unload the models."""
+        """Stop serving (in-flight requests get SHUTDOWN_GRACE_S to finish), then unload the models."""
         if self._stopped.is_set():
             return
         self._stopped.set()
