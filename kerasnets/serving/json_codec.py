@@ -53,14 +53,6 @@ _ROOT_NOT_SINGULAR = "The document root must not be followed by other values."
 _NOT_A_ROOT = frozenset(b"]},:")
 
 
-def _python_may_differ(body):
-    """Whether Python's json may read `body` differently from rapidjson (see above)."""
-    if b"\\u" in body and _SURROGATE_ESCAPE.search(body):
-        return True
-    classes = body.translate(_NUMBER_CLASSES)
-    return b"0" * 200 in classes or b"e000" in classes or b"e+000" in classes
-
-
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UINT32_MAX, UINT64_MAX = 2**32 - 1, 2**64 - 1

@@ -254,32 +254,6 @@ class _TensorFiller:
             return [json_codec.to_bytes(value) for value in values]
         return values
 
-    def rectangular_array(self, value):
-        """The tensor of a rectangular, well-typed numeric/bool nested list, or None.
-
-        NumPy builds it in C; `fill` + `to_array` give the same array whenever this
-        does (None sends every other value, and every error, down their exact walk).
-        """
-        if self.dtype == DT_STRING or type(value) is not list or not value:
-            return None
-        try:
-            leaves = np.array(value, dtype=object)
-        except ValueError:  # ragged
-            return None
-        if leaves.size == 0 or leaves.shape != tuple(dense_shape(value)):
-            return None
-        flat = leaves.ravel()
-        kinds = set(map(type, flat))
-        if self.dtype in (DT_FLOAT, DT_DOUBLE):
-            ok = kinds <= {int, float}
-        elif self.dtype in _INTEGER_RANGES:
-            ok = kinds == {int} and min(flat) >= self._low and max(flat) <= self._high
-        elif self.dtype == DT_BOOL:
-            ok = kinds == {bool}
-        else:
-            ok = False
-        return self.to_array(flat.tolist(), leaves.shape) if ok else None
-
     def fill(self, value):
         """(flat values, shape) of one JSON value (GetDenseTensorShape + FillTensorProto).
 
@@ -294,8 +268,6 @@ class _TensorFiller:
                 self.budget.take(len(leaves))
                 return array, shape
         shape = dense_shape(value)
-        if len(shape) > MAX_TENSOR_RANK:
-            raise RecursionError(f"{len(shape)} nested lists")  # the server's "nested too deeply" 400
         flat = []
         self._walk(value, shape, flat)
         self.budget.take(len(flat))
