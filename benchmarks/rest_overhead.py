@@ -1,20 +1,27 @@
-"""REST overhead: a batch-1 LeNet-5 `:predict` over keep-alive HTTP minus the same signature in-process.
+"""REST overhead of a batch-1 LeNet-5 `:predict`: kerasnets serve and a minimal aiohttp peer.
 
-    python benchmarks/rest_overhead.py                 # 3 rounds x 400 requests per arm
-    python benchmarks/rest_overhead.py --rounds 5 --requests 1000
+    python benchmarks/rest_overhead.py                         # this checkout's kerasnets serve
+    python benchmarks/rest_overhead.py --serve main=/tmp/main --serve branch=.   # two copies, one run
+    python benchmarks/rest_overhead.py --rounds 30 --requests 40 --round-digits 4   # shorter bodies
 
-One untrained LeNet-5 (weights do not change the cost) is exported with
-`kerasnets.export.export_model`. Arms, run in turn every round (order rotated):
+A fresh `kerasnets.models.lenet5()` is exported with `export_model` (as the
+tests do) into a temporary directory. Arms:
 
-* `in-process`: `Servable.predict` on the decoded image (the signature call itself);
-* `kerasnets serve`: `python -m kerasnets serve` in its own process;
-* `aiohttp`: a minimal aiohttp endpoint in its own process: `json.loads`,
-  `np.asarray`, the same signature, `json.dumps` (no TF Serving error texts).
+* `in-process`: the exported `serving_default` signature called directly
+  (`tf.saved_model.load`), on a (1, 28, 28, 1) float32 image, outputs
+  fetched as NumPy;
+* `kerasnets serve [LABEL]`: `python -m kerasnets serve` in a subprocess
+  (`--serve LABEL=PATH` puts PATH first on its PYTHONPATH, so two copies of
+  kerasnets, e.g. main and a branch, are compared in one run), answering
+  `POST /v1/models/lenet5:predict` with `{"instances": [image.tolist()]}`;
+* `aiohttp peer`: a 20-line aiohttp endpoint in a subprocess that does
+  `json.loads`, `np.asarray`, the same signature call and `json.dumps`.
 
-The client is one keep-alive `http.client` connection in this process sending
-requests one after another; each arm reports the median latency of its rounds'
-medians, and the HTTP arms their overhead over `in-process`. The machine may be
-shared: read the medians and the overheads, not one request.
+The HTTP arms use one keep-alive `http.client` connection each. Every round
+runs `--requests` requests per arm, the arms' order rotating from round to
+round, so a busy neighbour on a shared machine hits all arms alike. Printed:
+each arm's median latency and its overhead, the median minus the
+in-process median. Bodies and answers are checked once (same class ids).
 """
 
 import argparse
@@ -30,126 +37,212 @@ import tempfile
 import textwrap
 import time
 
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-MINIMAL_AIOHTTP = textwrap.dedent(
-    """
-    import asyncio, json, sys
-    import numpy as np, tensorflow as tf
+import numpy as np  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = "lenet5"
+PREDICT_PATH = f"/v1/models/{MODEL}:predict"
+
+AIOHTTP_PEER = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
     from aiohttp import web
 
     signature = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-    feed = list(signature.structured_input_signature[1])[0]
+    name = next(iter(signature.structured_input_signature[1]))
 
     async def predict(request):
-        body = json.loads(await request.read())
-        image = tf.constant(np.asarray(body["instances"], dtype=np.float32))
-        outputs = await asyncio.get_running_loop().run_in_executor(None, lambda: signature(**{feed: image}))
-        answer = {"predictions": [{k: v.numpy()[0].tolist() for k, v in outputs.items()}]}
-        return web.Response(text=json.dumps(answer), content_type="application/json")
+        instances = json.loads(await request.read())["instances"]
+        outputs = signature(**{name: tf.constant(np.asarray(instances, dtype=np.float32))})
+        rows = {key: value.numpy().tolist() for key, value in outputs.items()}
+        rows = {key: [v.decode() if isinstance(v, bytes) else v for v in value] for key, value in rows.items()}
+        predictions = [{key: value[i] for key, value in rows.items()} for i in range(len(instances))]
+        return web.json_response({"predictions": predictions})
 
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 << 20)
     app.router.add_post("/v1/models/lenet5:predict", predict)
-    web.run_app(app, host="127.0.0.1", port=0, print=lambda text: print(text, flush=True))
-    """
-)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), print=lambda *a: print("ready", flush=True))
+''')
 
 
-def _start(command, pattern):
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    for line in process.stdout:
-        found = re.search(pattern, line)
-        if found:
-            return process, int(found.group(1))
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise RuntimeError(f"{command[:3]} did not start")
+def machine():
+    model = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.2f}"
 
 
-def _http_latencies(port, body, requests):
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Content-Type": "application/json"}
-    latencies = []
-    for i in range(requests + 20):
-        started = time.perf_counter()
-        connection.request("POST", "/v1/models/lenet5:predict", body, headers)
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, what, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def http_ok(port, method, path, body=None):
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request(method, path, body)
         response = connection.getresponse()
-        payload = response.read()
-        if i >= 20:  # the first ones warm the connection and the server
-            latencies.append(time.perf_counter() - started)
-        assert response.status == 200, payload[:200]
-    connection.close()
-    return latencies
+        response.read()
+        connection.close()
+        return response.status == 200
+    except OSError:
+        return False
+
+
+class Server:
+    """A subprocess answering HTTP on 127.0.0.1, plus a keep-alive connection to it."""
+
+    def __init__(self, label, command, env, port=None, ready_path=None, ready_body=None, cwd=None):
+        self.label = label
+        self.log = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen(command, env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
+                                        text=True)
+        if port is None:  # kerasnets serve --rest_api_port=0 logs the port it picked
+            def logged_port():
+                self.log.seek(0)
+                match = re.search(r"Exporting HTTP/REST API at:localhost:(\d+)", self.log.read())
+                self._check_alive()
+                return match and int(match.group(1))
+
+            wait_for(logged_port, f"{label} to listen")
+            port = logged_port()
+        self.port = port
+        wait_for(lambda: self._check_alive() or http_ok(port, "POST" if ready_body else "GET", ready_path, ready_body),
+                 f"{label} to answer")
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def _check_alive(self):
+        if self.process.poll() is not None:
+            self.log.seek(0)
+            raise RuntimeError(f"{self.label} exited:\n{self.log.read()[-3000:]}")
+
+    def post(self, path, body):
+        self.connection.request("POST", path, body, {"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{self.label}: HTTP {response.status}: {data[:300]!r}")
+        return data
+
+    def stop(self):
+        self.connection.close()
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=400)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--serve", action="append", metavar="LABEL=PATH",
+                        help="a kerasnets checkout to serve from (repeatable; default: this one)")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=50, help="requests per arm per round")
+    parser.add_argument("--no-aiohttp", action="store_true", help="leave out the aiohttp peer")
+    parser.add_argument("--round-digits", type=int, default=None, metavar="N",
+                        help="round the pixels to N decimals (default: full float repr, as image.tolist() gives)")
     args = parser.parse_args()
 
-    import keras
+    import tensorflow as tf
 
-    from kerasnets.export import export_model
-    from kerasnets.models.lenet5 import lenet5
-    from kerasnets.serving.servable import Servable
+    sys.path.insert(0, REPO)
+    from kerasnets import models
+    from kerasnets.export.saved_model import export_model
 
-    keras.utils.set_random_seed(0)
-    root = tempfile.mkdtemp(prefix="rest-overhead-")
-    exported = export_model(lenet5(), "lenet5", base_dir=root)
-    image = np.random.default_rng(0).random((1, 28, 28, 1)).round(4).astype(np.float32)
-    body = json.dumps({"instances": image.tolist()})
+    print(machine())
+    work = tempfile.mkdtemp(prefix="rest_overhead_")
+    exported = export_model(models.lenet5(), MODEL, base_dir=work, class_names=[str(i) for i in range(10)])
+    signature = tf.saved_model.load(exported.path).signatures["serving_default"]
+    input_name = next(iter(signature.structured_input_signature[1]))
+    image = np.random.default_rng(0).random((1, 28, 28, 1)).astype(np.float32)
+    if args.round_digits is not None:
+        image = image.round(args.round_digits)
+    body = json.dumps({"instances": image.tolist()}).encode()
+    print(f"LeNet-5 {exported.path}, input {input_name!r}, body {len(body)} bytes")
 
-    servable = Servable.load("lenet5", exported.version, exported.path)
-    feed = next(iter(servable.input_dtypes("serving_default")))
+    def in_process():
+        outputs = signature(**{input_name: tf.constant(image)})
+        return {key: value.numpy() for key, value in outputs.items()}
 
-    def in_process(requests):
-        latencies = []
-        for i in range(requests + 20):
-            started = time.perf_counter()
-            servable.predict("serving_default", {feed: image})
-            if i >= 20:
-                latencies.append(time.perf_counter() - started)
-        return latencies
+    expected_class = int(in_process()["class_id"][0])
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
-    serve, serve_port = _start(
-        [sys.executable, "-m", "kerasnets", "serve", "--port=0", "--rest_api_port=0", "--model_name=lenet5",
-         f"--model_base_path={os.path.dirname(exported.path)}"],
-        r"Exporting HTTP/REST API at:localhost:(\d+)",
-    )
-    script = os.path.join(root, "minimal_aiohttp.py")
-    with open(script, "w") as handle:
-        handle.write(MINIMAL_AIOHTTP)
-    peer, peer_port = _start([sys.executable, script, exported.path], r"http://127\.0\.0\.1:(\d+)")
-    arms = {
-        "in-process": in_process,
-        "kerasnets serve": lambda n: _http_latencies(serve_port, body, n),
-        "aiohttp": lambda n: _http_latencies(peer_port, body, n),
-    }
-    medians = {name: [] for name in arms}
+    serves = args.serve or [f"branch={REPO}"]
+    servers = []
     try:
-        for round_index in range(args.rounds):
-            names = list(arms)
-            names = names[round_index % len(names):] + names[:round_index % len(names)]
-            for name in names:
-                medians[name].append(statistics.median(arms[name](args.requests)) * 1e3)
-                print(f"round {round_index + 1} {name:16s} {medians[name][-1]:.3f} ms", flush=True)
-    finally:
-        serve.terminate()
-        peer.terminate()
-        serve.wait(timeout=30)
-        peer.wait(timeout=30)
+        for spec in serves:
+            label, _, path = spec.partition("=")
+            copy = os.path.abspath(path or label)  # also the cwd: `python -m` puts the cwd first on sys.path
+            env = dict(os.environ, PYTHONPATH=copy, PYTHONDONTWRITEBYTECODE="1")
+            command = [sys.executable, "-m", "kerasnets", "serve", f"--model_name={MODEL}",
+                       f"--model_base_path={os.path.dirname(exported.path)}", "--rest_api_port=0",
+                       "--file_system_poll_wait_seconds=0"]
+            try:  # a free gRPC port too, where that copy serves gRPC (older copies refuse --port)
+                server = Server(f"kerasnets serve {label}", command + ["--port=0"], env,
+                                ready_path=f"/v1/models/{MODEL}", cwd=copy)
+            except RuntimeError:
+                server = Server(f"kerasnets serve {label}", command, env, ready_path=f"/v1/models/{MODEL}", cwd=copy)
+            servers.append(server)
+        if not args.no_aiohttp:
+            peer_script = os.path.join(work, "aiohttp_peer.py")
+            with open(peer_script, "w") as handle:
+                handle.write(AIOHTTP_PEER)
+            port = free_port()
+            servers.append(Server("aiohttp peer", [sys.executable, peer_script, exported.path, str(port)],
+                                  dict(os.environ), port=port, ready_path=PREDICT_PATH, ready_body=body))
 
-    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"median of {args.rounds} rounds x {args.requests} sequential batch-1 requests")
-    base = statistics.median(medians["in-process"])
-    for name, values in medians.items():
-        latency = statistics.median(values)
-        extra = "" if name == "in-process" else f"   overhead {latency - base:.3f} ms"
-        print(f"{name:16s} {latency:.3f} ms{extra}")
+        for server in servers:  # the same answer everywhere
+            answer = json.loads(server.post(PREDICT_PATH, body))["predictions"][0]
+            assert int(answer["class_id"]) == expected_class, (server.label, answer)
+
+        arms = {"in-process": in_process}
+        for server in servers:
+            arms[server.label] = lambda server=server: server.post(PREDICT_PATH, body)
+        for arm in arms.values():  # warm-up
+            for _ in range(args.requests):
+                arm()
+        times = {label: [] for label in arms}
+        labels = list(arms)
+        for round_index in range(args.rounds):
+            shift = round_index % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                arm = arms[label]
+                for _ in range(args.requests):
+                    started = time.perf_counter()
+                    arm()
+                    times[label].append(time.perf_counter() - started)
+    finally:
+        for server in servers:
+            server.stop()
+
+    base = statistics.median(times["in-process"])
+    print(f"\n{args.rounds} rounds x {args.requests} requests per arm, arms alternated; medians:")
+    for label, samples in times.items():
+        median = statistics.median(samples)
+        quartiles = statistics.quantiles(samples, n=4)
+        overhead = "" if label == "in-process" else f"   overhead {1e3 * (median - base):6.3f} ms"
+        print(f"  {label:28s} {1e3 * median:7.3f} ms  (IQR {1e3 * quartiles[0]:.3f}-{1e3 * quartiles[2]:.3f}){overhead}")
+    print(machine())
 
 
 if __name__ == "__main__":
