@@ -119,6 +119,9 @@ def test_requests_past_their_deadline_in_the_queue_are_skipped(slow_model):
         assert queued.status_code == 504
         assert queued.json() == {"error": "Deadline Exceeded"}
         slow.join(timeout=60)
+        waited = time.monotonic()
+        while server.inference_in_flight() and time.monotonic() - waited < 60:  # the slow one runs on, then the queue drains
+            time.sleep(0.05)
         time.sleep(0.2)
         assert len(started) == 1, "the request that timed out in the queue must not run"
         assert requests.post(url, json=generate_body(2), timeout=60).status_code == 200
