@@ -82,6 +82,13 @@ class Servable:
         meta_graph = _read_meta_graph(path, tags)
         try:
             loaded = tf.saved_model.load(path, tags=list(tags))
+        except (IndexError, EOFError, tf.errors.OutOfRangeError) as error:
+            # The checkpoint reader's "Read less bytes than requested": a truncated variables
+            # file, which TF Serving's C++ restore reports as DATA_LOSS.
+            raise StatusError(
+                Code.DATA_LOSS, f"Unable to restore the variables of SavedModel at {path} "
+                f"(truncated or corrupted variables/ files): {error}"
+            ) from None
         except Exception as error:  # TF raises many types here; report, never crash
             raise from_tensorflow_error(error) from None
         return cls(name, version, path, meta_graph, loaded)

@@ -230,3 +230,21 @@ def test_removing_a_model_from_the_config_unloads_it(saved_models):
         assert manager.servable("multi").version == 1
     finally:
         manager.stop()
+
+
+def test_a_version_with_truncated_variables_is_data_loss(tmp_path):
+    from kerasnets.serving import ModelManager, single_model_config
+    from kerasnets.serving.status import Code
+    from tests.serving.conftest import save_half_model
+
+    save_half_model(str(tmp_path / "half" / "1"))
+    variables = tmp_path / "half" / "1" / "variables" / "variables.data-00000-of-00001"
+    variables.write_bytes(variables.read_bytes()[:2])
+    manager = ModelManager(single_model_config("half", str(tmp_path / "half")))
+    manager.start()
+    try:
+        (status,) = manager.model_status("half")
+    finally:
+        manager.stop()
+    assert status.error_code == Code.DATA_LOSS
+    assert "truncated or corrupted" in status.error_message and str(tmp_path) in status.error_message
