@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from kerasnets.export import signatures as sig
+from kerasnets.export.generation_signatures import DEFAULT_MAX_TEXT_BYTES, checked_texts
 from kerasnets.export.model_config import update_model_config
 from kerasnets.export.versions import atomic_version_directory, check_version, next_version
 
@@ -75,7 +76,7 @@ def _bert_text_signatures(archive, model, tokenizer, sequence_length, text_pair,
     archive.track(packer)
 
     def ids(texts):
-        return tokenizer.tokenize_ragged(texts)
+        return tokenizer.tokenize_ragged(checked_texts(texts, DEFAULT_MAX_TEXT_BYTES, "text"))
 
     def single(inputs):
         return outputs_for(packer(ids(inputs["text"])))
@@ -128,7 +129,8 @@ def _add_default_signatures(archive, model, class_names, tokenizer, sequence_len
     minimum_length = sig.minimum_text_length(model)
 
     def from_text(inputs):
-        token_ids = sig.fit_length(tokenizer(inputs["text"]), sequence_length, minimum_length)
+        texts = checked_texts(inputs["text"], DEFAULT_MAX_TEXT_BYTES, "text")
+        token_ids = sig.fit_length(tokenizer(texts), sequence_length, minimum_length)
         return outputs_for(sig.token_inputs(model, token_ids))
 
     text_spec = {"text": tf.TensorSpec([None], tf.string, name="text")}

@@ -105,6 +105,12 @@ def test_text_classifier_takes_raw_strings(tmp_path):
     by_ids = serve_locally(exported.path, "predict_token_ids", token_ids=ids.astype("int32"))
     np.testing.assert_allclose(by_ids["probabilities"], served["probabilities"], atol=1e-6)
 
+    # One huge string is refused before it is tokenized (no GBs of tokens for one request).
+    from kerasnets.export.generation_signatures import DEFAULT_MAX_TEXT_BYTES
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 100000 bytes"):
+        serve_locally(exported.path, text=np.array(["good " * (DEFAULT_MAX_TEXT_BYTES // 5 + 1)], dtype=object))
+
 
 def test_tokenizer_needs_a_token_ids_model(tmp_path):
     with pytest.raises(ValueError, match="does not take `token_ids`"):
