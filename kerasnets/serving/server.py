@@ -479,8 +479,8 @@ class ModelServer:
     or `with ModelServer(config, port=0) as server: ...`. `grpc_port` (None:
     no gRPC; 0: a free port, then `grpc_port_bound`) also serves TF Serving's
     gRPC API from the same manager, on `grpc_max_threads` threads (default 4 x
-    CPUs); `request_observer` is called once per finished gRPC request (see
-    `grpc_server.PredictionServicer`). Pass `manager=` to
+    CPUs); `request_observer` is called once per finished REST or gRPC request,
+    after the server's own metrics (see `grpc_server.PredictionServicer`). Pass `manager=` to
     use an existing `ModelManager`; otherwise the manager options
     (`file_system_poll_wait_seconds`, `allow_version_labels_for_unavailable_models`,
     `saved_model_tags`, `model_config_file`, `model_config_file_poll_wait_seconds`)
