@@ -122,8 +122,7 @@ def _seconds(text):
 
 def add_arguments(parser):
     """Add the `serve` flags to an `argparse` parser."""
-    from kerasnets.serving.grpc_server import DEFAULT_GRPC_PORT
-    from kerasnets.serving.server import DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_REST_API_PORT
+    from kerasnets.serving.server import DEFAULT_GRPC_PORT, DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_REST_API_PORT
 
     add = parser.add_argument
     add("--rest_api_port", type=_port, default=DEFAULT_REST_API_PORT, metavar="PORT",

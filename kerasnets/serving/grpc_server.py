@@ -46,6 +46,7 @@ from kerasnets.serving.servable import (
     PREDICT_METHOD,
     REGRESS_METHOD,
 )
+from kerasnets.serving.server import DEFAULT_GRPC_PORT
 from kerasnets.serving.status import (
     Code,
     StatusError,
@@ -57,7 +58,6 @@ from kerasnets.serving.status import (
 
 LOG = logging.getLogger("kerasnets.serving")
 
-DEFAULT_GRPC_PORT = 8500  # tensorflow_model_server --port
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 ENTRYPOINT = "GRPC"
 _ERROR_MESSAGE_LIMIT = 1024  # grpc_status_util.cc kErrorMessageLimit

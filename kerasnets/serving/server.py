@@ -64,6 +64,7 @@ LOG = logging.getLogger("kerasnets.serving")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_REST_API_PORT = 8501  # tensorflow/serving's Docker image convention
+DEFAULT_GRPC_PORT = 8500  # tensorflow_model_server --port (here, not in grpc_server: no protos needed)
 # A JSON body costs up to 25x its size in Python objects while it decodes, and json's decode
 # holds the GIL: 16 MiB bounds one request to ~0.4 GB and a < 1 s stall (README "HTTP limits").
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
