@@ -391,17 +391,22 @@ class PredictionServicer(_Rpcs, _prediction_service_base()):
     def Regress(self, request, context):
         return self._run("Regress", request.model_spec.name, lambda: self._regress(request, context), context)
 
-    def _classify(self, request, context):
-        from tensorflow_serving.apis import classification_pb2
-
+    def _examples_request(self, request, context, kind):
+        """(servable, signature name, method check, serialized examples) of a Classify/Regress request."""
         if not request.HasField("model_spec"):
             raise invalid_argument("Missing ModelSpec")
         servable = self._servable(request.model_spec)
         signature_name = request.model_spec.signature_name or DEFAULT_SERVING_SIGNATURE
         check = self.enable_signature_method_name_check
-        servable._checked_signature(signature_name, "classify", check)  # signature errors come first
+        servable._checked_signature(signature_name, kind, check)  # signature errors come first
         examples = serialized_examples(request.input)
         _check_deadline(context)
+        return servable, signature_name, check, examples
+
+    def _classify(self, request, context):
+        from tensorflow_serving.apis import classification_pb2
+
+        servable, signature_name, check, examples = self._examples_request(request, context, "classify")
         response = classification_pb2.ClassificationResponse()
         _fill_classification(response.result, servable.classify(signature_name, examples, check))
         fill_model_spec(response.model_spec, request.model_spec.name, signature_name, servable.version)
@@ -410,14 +415,7 @@ class PredictionServicer(_Rpcs, _prediction_service_base()):
     def _regress(self, request, context):
         from tensorflow_serving.apis import regression_pb2
 
-        if not request.HasField("model_spec"):
-            raise invalid_argument("Missing ModelSpec")
-        servable = self._servable(request.model_spec)
-        signature_name = request.model_spec.signature_name or DEFAULT_SERVING_SIGNATURE
-        check = self.enable_signature_method_name_check
-        servable._checked_signature(signature_name, "regress", check)
-        examples = serialized_examples(request.input)
-        _check_deadline(context)
+        servable, signature_name, check, examples = self._examples_request(request, context, "regress")
         response = regression_pb2.RegressionResponse()
         _fill_regression(response.result, servable.regress(signature_name, examples, check))
         fill_model_spec(response.model_spec, request.model_spec.name, signature_name, servable.version)
