@@ -11,8 +11,15 @@ NOTE: the installed tensorflow-serving-api wheel does not ship
 `session_bundle_config_pb2`, so the text is parsed here for the scalar fields only.
 
 `BatchScheduler(function, params)` queues predict calls, concatenates them along
-axis 0, pads the batch (repeating the first row) up to the next allowed batch size,
-calls `function` once, and slices the outputs back to each caller.
+axis 0, pads the batch (repeating the last task's first row) up to the next allowed
+batch size, calls `function` once, and slices the outputs back to each caller.
+
+Inputs of one name must agree in every dimension but the batch one, as in TF
+Serving's BatchingSession: a batch whose tasks differ fails with its
+FAILED_PRECONDITION text, unless `pad_variable_length_inputs` is set; then each
+task's tensor is padded at the end of every dimension to the batch's largest
+size, with the tensor's own first element (TF Serving's `AddPadding`; ranks 1–6).
+Outputs are not un-padded: a task gets its rows of the padded result.
 """
 
 import os
@@ -109,12 +116,55 @@ class _Batch:
         self.key, self.tasks, self.size, self.opened = key, [], 0, time.monotonic()
 
 
+# A padded batch may hold at most this many elements per input (padding [1, 1, n] and
+# [1, n, 1] together would otherwise make n² of them).
+MAX_PADDED_ELEMENTS = 1 << 24
+_MISMATCHED_SHAPES = (
+    "Tensors with name '{}' from different tasks have different shapes and padding is turned off."
+    "Set pad_variable_length_inputs to true, or ensure that all tensors with the same name"
+    "have equal dimensions starting with the first dim."
+)  # TF Serving's text, missing spaces included
+
+
 def _batch_key(inputs):
-    """(name, dtype, shape[1:]) of each input, or None when the inputs share no batch dimension."""
+    """(name, dtype, rank) of each input, and the batch size; (None, 0) when the inputs share no batch dimension.
+
+    Tasks with the same key join one batch, as TF Serving batches by the signature's
+    tensor names: a difference in other dimensions is found when the batch is merged.
+    """
     sizes = {array.shape[0] if array.ndim else None for array in inputs.values()}
     if len(sizes) != 1 or None in sizes:
         return None, 0
-    return tuple(sorted((n, a.dtype.str, a.shape[1:]) for n, a in inputs.items())), sizes.pop()
+    return tuple(sorted((n, a.dtype.str, a.ndim) for n, a in inputs.items())), sizes.pop()
+
+
+def _pad(array, shape):
+    """`array` padded at the end of each dimension to `shape`, with its first element."""
+    if array.shape == shape:
+        return array
+    if array.size == 0:
+        raise StatusError(Code.INVALID_ARGUMENT, "Got empty tensor in batch of non-empty tensors.")
+    padded = np.full(shape, array.flat[0], dtype=array.dtype)
+    padded[tuple(slice(0, size) for size in array.shape)] = array
+    return padded
+
+
+def _merge_input(name, parts, pad_variable_length_inputs):
+    """The tasks' tensors of input `name`, made one shape but for axis 0 (padded or checked)."""
+    if pad_variable_length_inputs:
+        if not 1 <= parts[0].ndim <= 6:
+            raise StatusError(Code.INVALID_ARGUMENT, "Only tensors with rank from 1 to 6 can be padded.")
+        largest = tuple(max(sizes) for sizes in zip(*(part.shape for part in parts)))
+        rows = sum(part.shape[0] for part in parts)
+        if rows * int(np.prod(largest[1:], dtype=object)) > MAX_PADDED_ELEMENTS:
+            raise StatusError(Code.RESOURCE_EXHAUSTED,
+                              f"Padding input '{name}' to {list(largest[1:])} would make a batch of more than "
+                              f"{MAX_PADDED_ELEMENTS} elements")
+        return [_pad(part, (part.shape[0],) + largest[1:]) for part in parts]
+    reference = parts[0].shape[1:]
+    if any(part.shape[1:] != reference for part in parts[1:]):
+        raise StatusError(Code.FAILED_PRECONDITION, _MISMATCHED_SHAPES.format(name))
+    return parts
 
 
 class BatchScheduler:
@@ -202,10 +252,10 @@ class BatchScheduler:
     def _run(self, batch):
         target = next((s for s in self.params.allowed_batch_sizes if s >= batch.size), batch.size)
         merged = {}
-        for name in batch.tasks[0].inputs:
-            parts = [t.inputs[name] for t in batch.tasks]
-            if target > batch.size:  # pad with copies of the first row, as TF Serving does
-                parts.append(np.repeat(parts[0][:1], target - batch.size, axis=0))
+        for name in sorted(batch.tasks[0].inputs):
+            parts = _merge_input(name, [t.inputs[name] for t in batch.tasks], self.params.pad_variable_length_inputs)
+            if target > batch.size:  # pad with copies of the last task's first row, as TF Serving does
+                parts.append(np.repeat(parts[-1][:1], target - batch.size, axis=0))
             merged[name] = np.concatenate(parts, axis=0)
         self.calls += 1
         outputs = self.function(merged)
@@ -238,12 +288,14 @@ def enable_batching(servable, params):
         from kerasnets.serving.servable import DEFAULT_SERVING_SIGNATURE
 
         key = signature_name or DEFAULT_SERVING_SIGNATURE
+        # Checked alone first, so a malformed request fails by itself and never joins a batch.
+        _, feeds = servable.checked_predict_feeds(signature_name, inputs)
         with lock:
             scheduler = servable.batch_schedulers.get(key)
             if scheduler is None:
                 scheduler = servable.batch_schedulers[key] = BatchScheduler(
                     lambda merged: unbatched(signature_name, merged), params)
-        return scheduler.submit({k: np.asarray(v) for k, v in inputs.items()})
+        return scheduler.submit({name: tensor.numpy() for name, tensor in feeds.items()})
 
     servable.predict = predict
     return servable

@@ -129,6 +129,11 @@ class Servable:
         Checks as TF Serving's `RunPredict` does: the signature must exist, be a
         predict/classify/regress signature, and receive exactly its inputs.
         """
+        return self._call(*self.checked_predict_feeds(signature_name, inputs))
+
+    def checked_predict_feeds(self, signature_name, inputs):
+        """`(signature key, {input: tf.Tensor of the signature's dtype and a compatible shape})`,
+        or the StatusError `predict` would raise for `inputs`."""
         import tensorflow as tf
 
         signature_name = signature_name or DEFAULT_SERVING_SIGNATURE
@@ -156,7 +161,7 @@ class Servable:
                     f"Input '{name}' has shape {_shape_debug_string(feeds[name].shape)}, but signature "
                     f"'{signature_name}' expects {_shape_debug_string(_dims(expected_shape))} (-1: any size)."
                 )
-        return self._call(signature_name, feeds)
+        return signature_name, feeds
 
     # --- Classify / Regress --------------------------------------------------
 

@@ -75,6 +75,64 @@ def test_merged_batches_padded_and_split():
     assert sum(seen) >= 7 and all(size in (4, 8) for size in seen) and len(seen) < 5
 
 
+def _two_task_batch(pad, *inputs, function=None):
+    """Runs `inputs` as one batch (it closes when the last arrives); returns (merged inputs seen, results, errors)."""
+    seen = []
+
+    def record(merged):
+        seen.append(merged)
+        return {"y": (1, merged["x"])}
+
+    rows = sum(given["x"].shape[0] for given in inputs)
+    params = BatchingParameters(max_batch_size=rows, batch_timeout_micros=10_000_000, num_batch_threads=1,
+                                pad_variable_length_inputs=pad)
+    scheduler = BatchScheduler(function or record, params)
+    results, errors = _concurrent(scheduler, list(inputs))
+    scheduler.shutdown()
+    return seen, results, errors
+
+
+def test_variable_length_inputs_are_padded_with_each_tensors_first_element():
+    a = {"x": np.array([[7, 1]], np.int32)}
+    b = {"x": np.array([[5, 6, 8, 9]], np.int32)}
+    c = {"x": np.array([[3, 4, 2], [0, 1, 1]], np.int32)}
+    seen, results, errors = _two_task_batch(True, a, b, c)
+    assert errors == [None] * 3 and len(seen) == 1
+    merged = seen[0]["x"]
+    assert merged.shape == (4, 4)
+    rows = {tuple(row) for row in merged.tolist()}  # the tasks' order in the batch is the threads' order
+    assert rows == {(7, 1, 7, 7), (5, 6, 8, 9), (3, 4, 2, 3), (0, 1, 1, 3)}  # c pads with c's first element, 3
+    for given, result in zip((a, b, c), results):
+        assert result["y"][1].shape == (given["x"].shape[0], 4)  # outputs keep the padding, as TF Serving's
+        width = given["x"].shape[1]
+        np.testing.assert_array_equal(result["y"][1][:, :width], given["x"])
+
+
+def test_different_shapes_without_padding_fail_the_batch_with_tf_servings_text():
+    seen, results, errors = _two_task_batch(False, {"x": np.zeros((1, 2), np.float32)},
+                                            {"x": np.zeros((1, 3), np.float32)})
+    assert seen == [] and results == [None, None]
+    for error in errors:
+        assert error.code == Code.FAILED_PRECONDITION
+        assert error.message == (
+            "Tensors with name 'x' from different tasks have different shapes and padding is turned off."
+            "Set pad_variable_length_inputs to true, or ensure that all tensors with the same name"
+            "have equal dimensions starting with the first dim.")
+
+
+@pytest.mark.parametrize("shapes, code, message", [
+    ([(1, 0), (1, 3)], Code.INVALID_ARGUMENT, "Got empty tensor in batch of non-empty tensors."),
+    ([(1,) * 7, (1,) * 6 + (2,)], Code.INVALID_ARGUMENT, "Only tensors with rank from 1 to 6 can be padded."),
+    ([(1, 1, 5000), (1, 5000, 1)], Code.RESOURCE_EXHAUSTED, "would make a batch of more than 16777216 elements"),
+])
+def test_padding_refuses_what_tf_serving_refuses_and_what_would_not_fit(shapes, code, message):
+    if len(shapes[0]) == 7:  # ranks beyond 6 fail even where no padding is needed
+        shapes = [shapes[0], shapes[0]]
+    _, results, errors = _two_task_batch(True, *({"x": np.ones(shape, np.float32)} for shape in shapes))
+    assert results == [None, None]
+    assert all(error.code == code and message in error.message for error in errors)
+
+
 def test_full_queue_is_unavailable_and_oversized_task_refused():
     release = threading.Event()
 
@@ -138,6 +196,71 @@ def test_rest_requests_share_batches(batching_server):
         assert answer.json() == {"predictions": [0.5 * i + 2.0]}
     scheduler = batching_server.manager.servable("half").batch_schedulers["serving_default"]
     assert scheduler.calls < 6  # six concurrent requests ran in fewer signature calls
+
+
+def test_a_malformed_request_fails_alone_and_never_joins_a_batch(batching_server):
+    url = batching_server.url + "/v1/models/half:predict"
+    answers = {}
+
+    def post(key, body):
+        answers[key] = requests.post(url, json=body, timeout=30)
+
+    bodies = {i: {"instances": [float(i)]} for i in range(3)}
+    bodies["bad"] = {"instances": [[1.0, 2.0]]}  # rank 2 where the signature takes [None]
+    threads = [threading.Thread(target=post, args=item) for item in bodies.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers["bad"].status_code == 400 and "expects [-1]" in answers["bad"].json()["error"]
+    for i in range(3):
+        assert answers[i].status_code == 200 and answers[i].json() == {"predictions": [0.5 * i + 2.0]}
+
+
+def save_token_max_model(path):
+    """tokens int32 [None, None] -> the largest token of each row, and the width the row was run at."""
+    import tensorflow as tf
+
+    class TokenMax(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="tokens")])
+        def serve(self, tokens):
+            width = tf.fill(tf.shape(tokens)[:1], tf.shape(tokens)[1])
+            return {"largest": tf.reduce_max(tokens, axis=1), "width": width}
+
+    module = TokenMax()
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+
+
+def test_serve_pads_variable_length_requests_into_one_batch(tmp_path):
+    from kerasnets.serving import ModelServer
+    from kerasnets.serving.model_manager import single_model_config
+
+    save_token_max_model(f"{tmp_path}/tokens/1")
+    params = BatchingParameters(max_batch_size=4, batch_timeout_micros=5_000_000, num_batch_threads=1,
+                                pad_variable_length_inputs=True)
+    server = ModelServer(single_model_config("tokens", f"{tmp_path}/tokens"), port=0, rest_api_num_threads=8,
+                         file_system_poll_wait_seconds=0, batching_parameters=params)
+    server.start()
+    try:
+        url = server.url + "/v1/models/tokens:predict"
+        sequences = [[4, 9], [1, 2, 3], [8, 1, 1, 1, 5], [2]]
+        answers = [None] * 4
+
+        def post(i):
+            answers[i] = requests.post(url, json={"instances": [sequences[i]]}, timeout=30)
+
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        for sequence, answer in zip(sequences, answers):
+            assert answer.status_code == 200, answer.text
+            prediction = answer.json()["predictions"][0]
+            assert prediction == {"largest": max(sequence), "width": 5}  # one batch, padded to the longest
+        assert server.manager.servable("tokens").batch_schedulers["serving_default"].calls == 1
+    finally:
+        server.stop()
 
 
 def test_rest_full_queue_is_503(batching_server):
