@@ -3,12 +3,15 @@
     python benchmarks/train_all.py                       # every row (about 75 minutes on 2 CPU cores)
     python benchmarks/train_all.py --only gpt-nanogpt_config lenet5-fashion_mnist
     python benchmarks/train_all.py --table-only          # rewrite the table from benchmarks/results.json
+    python benchmarks/train_all.py --figure-only         # redraw docs/learning_curves.png from the runs
 
 Each row runs `kerasnets train` in its own process, bounded by its minutes
 (`--max-minutes`: training stops there and the model is evaluated as it is),
 and its `metrics.json` is merged into `benchmarks/results.json`; the table
 between the `results` markers of README.md is then rewritten from that file.
-A row that misses its target says so.
+A row that misses its target says so. `docs/learning_curves.png` draws every
+row's training and validation loss per epoch from the runs' `history.csv`.
+Every file is written to a temporary name and renamed.
 """
 
 import argparse
@@ -19,9 +22,12 @@ import platform
 import subprocess
 import sys
 
+from kerasnets import files
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results.json")
+FIGURE = os.path.join(ROOT, "docs", "learning_curves.png")
 README = os.path.join(ROOT, "README.md")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -160,8 +166,21 @@ def write_table(results):
         raise SystemExit(f"README.md has no {START} … {END} markers")
     before, rest = text.split(START, 1)
     _, after = rest.split(END, 1)
-    with open(README, "w") as handle:
-        handle.write(before + START + "\n" + "\n".join(lines) + "\n" + END + after)
+    files.write_text(README, before + START + "\n" + "\n".join(lines) + "\n" + END + after)
+
+
+def draw_figure(results, output_root):
+    """docs/learning_curves.png: one panel per row that has a history.csv under `output_root`."""
+    from kerasnets import pictures
+
+    runs = {name: os.path.join(output_root, name, "history.csv") for name, *_ in ROWS if name in results["rows"]}
+    try:
+        drawn = pictures.draw_learning_curves(
+            runs, FIGURE, title=f"Training (solid) and validation (dashed) loss per epoch, {results['machine']}")
+    except ValueError as error:
+        print(f"no learning-curves figure: {error}")
+        return
+    print(f"wrote {os.path.relpath(FIGURE, ROOT)} ({len(drawn)} rows)")
 
 
 def main():
@@ -169,9 +188,13 @@ def main():
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--output-root", default=os.path.join(ROOT, "runs", "benchmarks"))
     parser.add_argument("--table-only", action="store_true", help="only rewrite the README table")
+    parser.add_argument("--figure-only", action="store_true", help="only redraw docs/learning_curves.png")
     parser.add_argument("--minutes-scale", type=float, default=1.0, help="scale every row's minutes")
     args = parser.parse_args()
     results = load_results()
+    if args.figure_only:
+        draw_figure(results, args.output_root)
+        return
     if not args.table_only:
         unknown = set(args.only or []) - {row[0] for row in ROWS}
         if unknown:
@@ -182,9 +205,9 @@ def main():
             results["rows"][name] = run_row(name, recipe, minutes * args.minutes_scale, extra, args.output_root)
             results["machine"] = machine()
             results["date"] = datetime.date.today().isoformat()
-            with open(RESULTS, "w") as handle:
-                json.dump(results, handle, indent=2)
+            files.write_json(RESULTS, results)
             write_table(results)
+        draw_figure(results, args.output_root)
     write_table(results)
 
 

@@ -270,3 +270,27 @@ def test_a_model_without_attention_is_refused(tmp_path):
         pictures.attention_map(run_dir, SOURCE_TEXT)
     with pytest.raises(ValueError, match="Attention maps are drawn for"):
         pictures.attention_map_of(models.lenet5(), {}, "x")
+
+
+def test_learning_curves_of_many_runs_in_one_figure(tmp_path):
+    from kerasnets.training.checkpoints import write_history_csv
+
+    runs = {}
+    for index, name in enumerate(["mlp", "lenet5", "gpt", "bert", "text_cnn"]):
+        path = tmp_path / f"{name}.csv"
+        rows = [{"epoch": epoch, "loss": 2.0 / (epoch + 1 + index), "val_loss": 2.2 / (epoch + 1 + index),
+                 "accuracy": 0.5 + 0.1 * epoch} for epoch in range(3)]  # fmt: skip
+        write_history_csv(str(path), rows)  # the trainer's own history.csv writer
+        runs[name] = str(path)
+    write_history_csv(str(tmp_path / "no_loss.csv"), [{"epoch": 0, "bleu": 3.0}])
+    runs["no_loss"] = str(tmp_path / "no_loss.csv")
+    runs["missing"] = str(tmp_path / "missing.csv")
+
+    curves = pictures.read_history(runs["lenet5"])
+    assert curves["val_loss"] == [(1, 2.2 / 2), (2, 2.2 / 3), (3, 2.2 / 4)]  # epochs counted from 1
+    drawn = pictures.draw_learning_curves(runs, tmp_path / "curves.png", columns=4, dpi=50)
+    assert drawn == ["mlp", "lenet5", "gpt", "bert", "text_cnn"]  # in order; no loss / no file: skipped
+    assert png_shape(tmp_path / "curves.png") == (2 * 2.7 * 50, 4 * 3.6 * 50)  # 2 rows × 4 panels
+    assert sorted(os.listdir(tmp_path)) == sorted([*(f"{n}.csv" for n in drawn), "no_loss.csv", "curves.png"])
+    with pytest.raises(ValueError, match="none of the runs has a history with loss"):
+        pictures.draw_learning_curves({"no_loss": runs["no_loss"]}, tmp_path / "none.png")
