@@ -31,6 +31,7 @@ from kerasnets import files
 from kerasnets.models.dtype_policy import global_dtype_policy
 from kerasnets.training import distribution, tasks
 from kerasnets.training.checkpoints import TrainingCheckpoint
+from kerasnets.training.early_stopping import BestEpoch
 from kerasnets.training.errors import ConfigurationError
 from kerasnets.training.recipes import get_recipe
 
@@ -56,12 +57,13 @@ class TimeLimit(keras.callbacks.Callback):
 
 
 # Settings whose default is a positive count but for which 0 means "none".
-_ZERO_ALLOWED = {"checkpoint_steps", "pretraining_steps", "warmup_steps"}
+_ZERO_ALLOWED = {"checkpoint_steps", "pretraining_steps", "warmup_steps", "early_stopping_patience"}
 _NUMBER_RANGES = {  # name: (lowest, highest, lowest included)
     "learning_rate": (0.0, None, False),
     "pretraining_learning_rate": (0.0, None, False),
     "weight_decay": (0.0, None, True),
     "dropout": (0.0, 1.0, True),
+    "max_norm": (0.0, None, False),
 }
 
 
@@ -262,7 +264,13 @@ def train(
     if resumed_from_step:
         print(f"Resuming {recipe.name} from step {resumed_from_step} (epoch {record['epoch'] + 1}) of {backup}")
 
-    callbacks = [checkpoint]
+    # Early stopping goes before the checkpoint, so the best weights are on disk before the
+    # checkpoint commits the epoch's history row (see early_stopping.py).
+    early = None
+    if int(config["early_stopping_patience"]):
+        with _as_configuration_error("Cannot stop early"):
+            early = BestEpoch(checkpoint, config["early_stopping_monitor"], int(config["early_stopping_patience"]))
+    callbacks = [early, checkpoint] if early else [checkpoint]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, "logs")))
     callbacks += list(extra_callbacks or [])
@@ -282,6 +290,8 @@ def train(
         return model.fit(distribution.shard_by_data(data) if distributed else data, **arguments)
 
     epoch, batch = divmod(resumed_from_step, steps_per_epoch)
+    if early and early.should_stop(checkpoint.rows):  # a rerun of a run that had already stopped early
+        epoch = epochs
     if batch and epoch < epochs:  # finish the interrupted epoch, then the rest as usual
         fit(epoch, epoch + 1, steps_per_epoch - batch, resumed_from_step, train_data)
         epoch += 1
@@ -294,6 +304,9 @@ def train(
                        for key in dict.fromkeys(k for row in checkpoint.rows for k in row if k != "epoch")}  # fmt: skip
 
     metrics = {"recipe": recipe.name}
+    steps_taken = int(model.optimizer.iterations.numpy())  # before the best weights bring back their step
+    if early:  # evaluate (and export) the best epoch's weights, as restore_best_weights would
+        best_epoch, best_value = early.restore_best(model)
     final = model
     if multi_worker:  # Keras' evaluate fails under the strategy too: score (and save) a plain copy
         final = build()
@@ -301,6 +314,12 @@ def train(
     if chief:
         metrics.update(task.evaluate(final))
     last_row = checkpoint.rows[-1] if checkpoint.rows else {}
+    if early and best_epoch is not None:
+        last_row = next(row for row in checkpoint.rows if row["epoch"] == best_epoch)
+        metrics["early_stopping"] = {
+            "monitor": early.monitor, "patience": early.patience, "best_epoch": best_epoch + 1,
+            early.monitor: best_value, "stopped_early": early.should_stop(checkpoint.rows),
+        }  # fmt: skip
     if chief and validation_data is not None and not any(key.startswith("val_") for key in last_row):
         # `validation_freq` skipped the last epoch: the reported val_* are of the final weights all the same.
         scores = distribution.evaluate_locally(final, validation_data) if multi_worker else final.evaluate(
@@ -311,7 +330,7 @@ def train(
         metrics.update({key: float(value) for key, value in last_row.items() if key.startswith("val_")})
     metrics.update(
         parameters=int(model.count_params()),
-        steps=int(model.optimizer.iterations.numpy()),
+        steps=steps_taken,
         epochs=len(checkpoint.rows),
         batch_size=int(config["batch_size"]),
         replicas=int(strategy.num_replicas_in_sync),

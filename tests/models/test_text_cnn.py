@@ -26,3 +26,19 @@ def test_trains_and_reloads(tmp_path):
     model = text_cnn(vocabulary_size=50, embedding_dim=16, filters=8, dropout=0.0)
     assert_trains(model, TOKENS, LABELS, steps=20)
     assert_reloads_identically(model, TOKENS, tmp_path)
+
+
+def test_max_norm_keeps_each_class_weight_vector_within_the_bound(tmp_path):
+    """Kim 2014's l2 constraint: after every update, ‖W[:, k]‖₂ ≤ s for each class k of the output layer."""
+    import keras
+
+    model = text_cnn(vocabulary_size=50, embedding_dim=16, filters=8, dropout=0.0, max_norm=0.5)
+    unconstrained = text_cnn(vocabulary_size=50, embedding_dim=16, filters=8, dropout=0.0)
+    for each in (model, unconstrained):
+        each.compile(optimizer=keras.optimizers.SGD(5.0), loss="sparse_categorical_crossentropy")
+        each.fit(TOKENS, LABELS, epochs=10, batch_size=4, verbose=0)
+    norms = np.linalg.norm(model.get_layer("probabilities").kernel.numpy(), axis=0)
+    assert norms.shape == (2,) and np.all(norms <= 0.5 + 1e-5)
+    assert np.linalg.norm(unconstrained.get_layer("probabilities").kernel.numpy(), axis=0).max() > 0.5  # it binds
+    reloaded = assert_reloads_identically(model, TOKENS, tmp_path)
+    assert reloaded.get_layer("probabilities").kernel_constraint.get_config()["max_value"] == 0.5
