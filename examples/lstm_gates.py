@@ -115,9 +115,14 @@ def check_against_layers(rng):
     theirs.set_weights(ours.get_weights())  # same weights, same order: kernel, recurrent_kernel, bias
     ours_out, theirs_out = [[np.asarray(t) for t in layer(x)] for layer in (ours, theirs)]
     keras_difference = float(max(np.abs(a - b).max() for a, b in zip(ours_out, theirs_out)))
-    print(f"2. kerasnets LSTM vs keras.layers.LSTM (copied weights), max |difference| over h_1…h_T, h_T, c_T: {keras_difference:.2e}")
+    print(
+        "2. kerasnets LSTM vs keras.layers.LSTM (copied weights), max |difference| over h_1…h_T, h_T, c_T: "
+        f"{keras_difference:.2e}"
+    )
     hand = lstm_by_hand(x.astype(np.float64), *[w.astype(np.float64) for w in ours.cell.get_weights()])
-    sequence_difference = float(max(np.abs(hand["h"] - ours_out[0]).max(), np.abs(hand["c"][:, -1] - ours_out[2]).max()))
+    sequence_difference = float(
+        max(np.abs(hand["h"] - ours_out[0]).max(), np.abs(hand["c"][:, -1] - ours_out[2]).max())
+    )
     print(f"   NumPy loop vs kerasnets LSTM over 9 steps, max |difference|: {sequence_difference:.2e}")
     return {
         "step_max_difference": step_difference,
@@ -215,7 +220,8 @@ def main(argv=None):
     words = [vocabulary[i] for i in ids]
     embeddings = lstm_model.get_layer("token_embedding").get_weights()[0]
     cell_weights = [w.astype(np.float64) for w in lstm_model.get_layer("lstm_0").cell.get_weights()]
-    trace = {name: value[0] for name, value in lstm_by_hand(embeddings[ids][None].astype(np.float64), *cell_weights).items()}
+    trace = lstm_by_hand(embeddings[ids][None].astype(np.float64), *cell_weights)
+    trace = {name: value[0] for name, value in trace.items()}  # the one sentence: (T, units) each
     dense_kernel, dense_bias = lstm_model.get_layer("probabilities").get_weights()
     logits = trace["h"][-1] @ dense_kernel + dense_bias
     p_hand = float(np.exp(logits[1]) / np.exp(logits).sum())

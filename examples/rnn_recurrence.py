@@ -92,7 +92,10 @@ def check_against_layers(rng):
     theirs(x)
     theirs.set_weights(ours.get_weights())
     keras_difference = float(np.abs(np.asarray(theirs(x)) - ours_outputs).max())
-    print(f"2. kerasnets SimpleRNN vs keras.layers.SimpleRNN (copied weights), max |difference|: {keras_difference:.2e}")
+    print(
+        "2. kerasnets SimpleRNN vs keras.layers.SimpleRNN (copied weights), max |difference|: "
+        f"{keras_difference:.2e}"
+    )
 
     # ## 3. Masking, by behaviour
     #
@@ -112,7 +115,8 @@ def check_against_layers(rng):
     hand_masked = rnn_by_hand(x.astype(np.float64), kernel, recurrent_kernel, bias, mask)[1, -1]
     print(f"3. 3 real steps + 4 masked vs the 3 steps alone, max |difference|: {mask_difference:.2e}")
     print(f"   the same 7 steps without the mask (the padding is read), max |difference|: {no_mask_difference:.2f}")
-    print(f"   the NumPy loop with the mask vs the layer, max |difference|: {float(np.abs(hand_masked - masked).max()):.2e}")
+    hand_mask_difference = float(np.abs(hand_masked - masked).max())
+    print(f"   the NumPy loop with the mask vs the layer, max |difference|: {hand_mask_difference:.2e}")
     return {
         "hand_vs_layer_max_difference": hand_difference,
         "layer_vs_keras_max_difference": keras_difference,
@@ -253,7 +257,8 @@ def draw(states, words, p_positive_by_step, label, history, start_loss, start_ac
     heat.set_ylabel("time step t (word read)")
     heat.set_title("h_t = tanh(W_x x_t + W_h h_{t-1} + b)")
     figure.colorbar(image, ax=heat, fraction=0.04, pad=0.02, label="h_t")
-    opinion.barh(range(steps), p_positive_by_step - 0.5, left=0.5, color=np.where(p_positive_by_step > 0.5, "tab:red", "tab:blue"))
+    colours = np.where(p_positive_by_step > 0.5, "tab:red", "tab:blue")
+    opinion.barh(range(steps), p_positive_by_step - 0.5, left=0.5, color=colours)
     opinion.axvline(0.5, color="gray", linewidth=0.8)
     opinion.set_xlim(0, 1)
     opinion.set_xlabel("P(positive) from h_t")
