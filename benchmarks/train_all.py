@@ -93,7 +93,14 @@ def headline(metrics):
     if "perplexity" in metrics:  # language models: nats per character
         return f"val loss {metrics['val_loss']:.3f}, test loss {metrics['loss']:.3f}"
     if "bleu" in metrics:
-        return f"BLEU {metrics['bleu']:.1f} (token accuracy {metrics['accuracy']:.3f})"
+        text = f"BLEU {metrics['bleu']:.1f}"
+        if "bleu_beam" in metrics:
+            text += f", beam {metrics['bleu_beam_width']}: {metrics['bleu_beam']:.1f}"
+        if "sacrebleu" in metrics:
+            text += f"; sacreBLEU (cased, raw references) {metrics['sacrebleu']:.1f}"
+            if "sacrebleu_beam" in metrics:
+                text += f", beam {metrics['sacrebleu_beam']:.1f}"
+        return text + f" (token accuracy {metrics['accuracy']:.3f})"
     parts = [f"accuracy {metrics['accuracy']:.4f}"]
     if "f1" in metrics:
         parts.append(f"F1 {metrics['f1']:.3f}")

@@ -67,7 +67,7 @@ _RECIPES = [
            target=("bleu", ">=", 0.0), reference="Bahdanau et al. 2015: attention helps"),
     Recipe("transformer-spa_eng", "transformer", "translation", "spa_eng",
            dict(num_layers=2, num_heads=4, hidden_dim=128, intermediate_dim=512, dropout=0.1, batch_size=64,
-                max_tokens=8000, learning_rate=1.0, warmup_steps=2000), epochs=6,
+                max_tokens=8000, learning_rate=1.0, warmup_steps=2000, bleu_beam_width=4), epochs=6,
            target=("bleu", ">=", 25.0), reference="Vaswani et al. 2017"),
     Recipe("text_cnn-sst2", "text_cnn", "text_classification", "glue/sst2",
            dict(embedding_dim=128, filters=100, dropout=0.5, num_classes=2, sequence_length=48), epochs=4,

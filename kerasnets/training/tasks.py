@@ -311,7 +311,7 @@ class LanguageModeling(Task):
 class Translation(Task):
     defaults = dict(
         batch_size=64, sequence_length=20, max_tokens=15_000, eval_split="test", validation_split="validation",
-        bleu_examples=2000,
+        bleu_examples=2000, bleu_beam_width=0,  # > 0: also BLEU of beam search with this many beams
     )  # fmt: skip
     tokenizers = (None, None)  # (source, target), learnt from the training split by `datasets`
 
@@ -356,28 +356,49 @@ class Translation(Task):
         return self._load(self.config["eval_split"], False)[0]
 
     def evaluate(self, model):
+        """Keras' loss and token accuracy, then BLEU of greedy decoding on `bleu_examples` pairs:
+
+        - `bleu`: against the references as the target tokenizer sees them (lowercased,
+          punctuation stripped), the only text the model can produce;
+        - `sacrebleu`: sacreBLEU's standard corpus BLEU (13a tokenization, cased) of the same
+          output against the raw references, as papers report it. The output is the target
+          tokenizer's detokenized text: lowercase words joined by spaces, no punctuation, so
+          every capital and punctuation mark of a reference counts as a miss;
+        - `bleu_beam` / `sacrebleu_beam`: the same two with beam search of `bleu_beam_width`
+          beams, when it is > 0.
+        """
         results = super().evaluate(model)
-        results["bleu"] = self.bleu(model, self.config["bleu_examples"])
+        limit = self.config["bleu_examples"]
+        hypotheses, normalized, raw = self.translate(model, limit)
+        results["bleu"] = extra_metrics.corpus_bleu(hypotheses, normalized)
+        results["sacrebleu"] = extra_metrics.corpus_bleu(hypotheses, raw)
+        width = int(self.config["bleu_beam_width"] or 0)
+        if width > 0:
+            from kerasnets.samplers import BeamSampler
+
+            hypotheses, normalized, raw = self.translate(model, limit, BeamSampler(num_beams=width))
+            results["bleu_beam"] = extra_metrics.corpus_bleu(hypotheses, normalized)
+            results["sacrebleu_beam"] = extra_metrics.corpus_bleu(hypotheses, raw)
+            results["bleu_beam_width"] = width
         return results
 
-    def bleu(self, model, limit=None):
-        """Corpus BLEU of greedy translations of the eval split (cached decoding), against
-        references normalized as the target tokenizer sees them (lowercase, no punctuation)."""
+    def translate(self, model, limit=None, sampler=None):
+        """`(hypotheses, normalized references, raw references)` for the first `limit` eval pairs."""
         source_tokenizer, target_tokenizer = self.tokenizers
         start, end = target_tokenizer.special_token_ids["[start]"], target_tokenizer.special_token_ids["[end]"]
         pairs = data.load_pairs(self.recipe.dataset, self.config["eval_split"], **self.data_kwargs())
         if limit:
             pairs = pairs.take(int(limit))
-        hypotheses, references = [], []
+        hypotheses, normalized, raw = [], [], []
         length = self.config["sequence_length"]
         for sources, targets in pairs.batch(256):
             ids = source_tokenizer.tokenize(sources, sequence_length=length)
-            generated = model.generate(ids, length, start_token_id=start, end_token_id=end)
+            generated = model.generate(ids, length, start_token_id=start, end_token_id=end, sampler=sampler)
             generated = np.where(generated == end, 0, generated)
             hypotheses += [t.decode() for t in target_tokenizer.detokenize(generated).numpy()]
-            standardized = target_tokenizer.standardize(targets).numpy()
-            references += [t.decode() for t in standardized]
-        return extra_metrics.corpus_bleu(hypotheses, references)
+            normalized += [t.decode() for t in target_tokenizer.standardize(targets).numpy()]
+            raw += [t.decode() for t in targets.numpy()]
+        return hypotheses, normalized, raw
 
 
 class BertPretrainingThenFineTuning(TextClassification):

@@ -46,6 +46,11 @@ def test_recipe_runs_end_to_end(name, tmp_path):
     assert np.isfinite(metrics["loss"])
     expected = {"translation": "bleu", "language_modeling": "perplexity"}.get(recipe.task, "accuracy")
     assert expected in metrics
+    if recipe.task == "translation":  # greedy BLEU twice (normalized, sacreBLEU on raw text), beam search
+        assert 0.0 <= metrics["bleu"] <= 100.0 and 0.0 <= metrics["sacrebleu"] <= 100.0
+        if recipe.builder == "transformer":
+            assert metrics["bleu_beam_width"] == 4 and 0.0 <= metrics["bleu_beam"] <= 100.0
+            assert 0.0 <= metrics["sacrebleu_beam"] <= 100.0
     if recipe.dataset == "glue/mrpc":
         assert 0.0 <= metrics["f1"] <= 1.0
     if recipe.dataset == "glue/cola":
