@@ -143,7 +143,8 @@ def check_activations():
     jacobian = tape.jacobian(out, scores_t).numpy()[0, :, 0, :]
     differences["softmax"] = float(np.abs(ours - p).max())
     differences["softmax'"] = float(np.abs(jacobian - (np.diag(p) - np.outer(p, p))).max())
-    print(f"softmax({', '.join(f'{s:g}' for s in scores[0])}) = ({', '.join(f'{q:.3f}' for q in ours)}), sums to {ours.sum():.6f}")
+    shown = ", ".join(f"{score:g}" for score in scores[0]), ", ".join(f"{q:.3f}" for q in ours)
+    print(f"softmax({shown[0]}) = ({shown[1]}), sums to {ours.sum():.6f}")
 
     # Softmax over the two scores (z, 0): p_0 = sigmoid(z), the reason a binary classifier needs one neuron.
     pair = np.stack([z, np.zeros_like(z)], axis=-1)
@@ -264,7 +265,7 @@ def mnist_mlp(args, path):
     initial_kernel = model.get_layer("hidden_1").kernel.numpy()  # (784, hidden), Glorot-random
     # Before training every class gets roughly 1/10, so the loss starts near ln 10.
     initial_loss, _ = model.evaluate(train, verbose=0)
-    print(f"loss before training: {initial_loss:.3f} (a uniform guess over 10 classes gives ln 10 = {math.log(10):.3f})")
+    print(f"loss before training: {initial_loss:.3f} (a uniform guess over 10 classes: ln 10 = {math.log(10):.3f})")
     # The loader already shuffles the training split (seeded), hence shuffle=False here.
     history = model.fit(train, epochs=epochs, shuffle=False, verbose=2)
     final_loss = float(history.history["loss"][-1])
