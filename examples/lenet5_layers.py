@@ -21,8 +21,8 @@ What it shows:
 2. Each layer's output shape and parameter count, with the arithmetic that explains it.
 3. C1, S2 and C3 recomputed by hand in NumPy from the model's weights (max |difference|).
 4. Training on real MNIST for a short while; test accuracy against chance.
-5. Pictures: the feature maps of C1 and C3 for one test digit, and the architecture
-   diagram (kerasnets.pictures.plot_architecture, when Graphviz is installed).
+5. Pictures: C1's learned filters and the feature maps of C1 and C3 for one test digit,
+   and the architecture diagram (kerasnets.pictures.plot_architecture, when Graphviz is installed).
 """
 
 import argparse
@@ -161,8 +161,10 @@ def check_by_hand(model, image):
 
 # ## 5. What C1 and C3 see
 #
-# Each C1 map is the image seen through one learned 5×5 filter: edges of one
-# orientation light up (tanh near +1, red) or go dark (near -1, blue). C3
+# Each C1 map is the image seen through one learned 5×5 filter, drawn above
+# it. Ink is 1 and paper 0 in MNIST, so a filter with red rows over blue ones
+# answers most where ink lies above paper, the lower edge of a stroke: edges
+# of one orientation light up (tanh near +1, red) or go dark (near -1). C3
 # combines all six of them over a wider window (each C3 output depends on a
 # 14×14 patch of the input), responding to pieces of strokes and corners.
 
@@ -171,24 +173,33 @@ def draw_feature_maps(model, image, label, class_names, path):
     probe = keras.Model(model.input, [model.get_layer("c1").output, model.get_layer("c3").output])
     c1, c3 = (np.asarray(out)[0] for out in probe(image[None]))
     prediction = int(np.argmax(np.asarray(model(image[None]))[0]))
-    # Left: the digit. Top row: the six C1 maps. Two rows below: the sixteen C3 maps.
-    figure = plt.figure(figsize=(13, 5.6), layout="constrained")
-    grid = figure.add_gridspec(3, 10)
-    axis = figure.add_subplot(grid[:, 0:2])
+    # Left: the digit. Top row: C1's six 5×5 filters; below each, the map it
+    # makes. Two rows below: the sixteen C3 maps.
+    filters = model.get_layer("c1").kernel.numpy()[:, :, 0, :]  # (5, 5, 6)
+    figure = plt.figure(figsize=(13, 7), layout="constrained")
+    grid = figure.add_gridspec(4, 10)
+    axis = figure.add_subplot(grid[1:3, 0:2])
     axis.imshow(image[..., 0], cmap="gray_r")
     axis.set_title(f"input: {class_names[label]}\npredicted: {class_names[prediction]}")
     axis.axis("off")
+    limit = np.abs(filters).max()
     for k in range(6):
         axis = figure.add_subplot(grid[0, 2 + k])
+        axis.imshow(filters[..., k], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axis.set_title(f"C1 filter {k} (5×5)", fontsize=8)
+        axis.axis("off")
+        axis = figure.add_subplot(grid[1, 2 + k])
         axis.imshow(c1[..., k], cmap="RdBu_r", vmin=-1, vmax=1)
         axis.set_title(f"C1 map {k} (28×28)", fontsize=8)
         axis.axis("off")
     for k in range(16):
-        axis = figure.add_subplot(grid[1 + k // 8, 2 + k % 8])
+        axis = figure.add_subplot(grid[2 + k // 8, 2 + k % 8])
         axis.imshow(c3[..., k], cmap="RdBu_r", vmin=-1, vmax=1)
         axis.set_title(f"C3 map {k} (10×10)", fontsize=8)
         axis.axis("off")
-    figure.suptitle("LeNet-5 feature maps for one test image: C1 (6 maps) and C3 (16 maps); red +1, blue -1")
+    figure.suptitle(
+        "LeNet-5 on one test image: C1's filters, the C1 maps they make, and the C3 maps (red +1, blue -1)"
+    )
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
