@@ -275,12 +275,12 @@ def mnist_mlp(args, path):
     majority = float(np.bincount(test_labels, minlength=10).max() / len(test_labels))
     print(
         f"{args.dataset} {test_split}: held-out accuracy {test_accuracy:.3f}, loss {test_loss:.3f} "
-        f"(chance 0.100; always the most common digit {majority:.3f})"
+        f"(chance 0.100; always the most common class {majority:.3f})"
     )
 
     # What did a hidden neuron learn to look for? Its 784 weights, laid out as
     # the image they multiply: red pixels push its sum up, blue ones pull it
-    # down. The weights start random, and a pixel that is always black (the
+    # down. The weights start random, and a pixel that is always 0 (the blank
     # border) multiplies 0, gets no gradient and keeps its random start; so we
     # draw what training changed, W_after - W_before.
     kernel = model.get_layer("hidden_1").kernel.numpy() - initial_kernel

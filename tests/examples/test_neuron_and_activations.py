@@ -26,7 +26,7 @@ def test_neuron_and_activations(run_example):
     assert results["circle_mlp_accuracy"] > results["circle_neuron_accuracy"] + 0.2
 
     # 4. The MNIST MLP: its summary, its parameter count, a loss that starts near ln 10 and falls every
-    # epoch, and held-out accuracy far above chance and above always guessing the most common digit.
+    # epoch, and held-out accuracy far above chance and above always guessing the most common class.
     assert "Total params" in printed
     assert results["total_params"] == (784 + 1) * 32 + (32 + 1) * 10
     assert abs(results["initial_loss"] - math.log(10)) < 0.5
