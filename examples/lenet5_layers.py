@@ -68,7 +68,7 @@ def parse_args(argv):
 #   parameters).
 # * The paper's C3 connected each of its 16 maps to only some of S2's 6 maps
 #   (1,516 parameters), to break symmetry and save computation; here every
-#   map sees all six (2,416). Its RBF output layer is a softmax here.
+#   map sees all six (2,416). The paper's RBF output layer is a softmax here.
 
 
 def explain_layer(layer, input_shape):
@@ -80,7 +80,8 @@ def explain_layer(layer, input_shape):
         filters = layer.filters
         params = filters * (kh * kw * channels + 1)
         if layer.padding == "same":
-            size = f"'same' padding keeps {input_shape[0]}×{input_shape[1]}"
+            pad = kh // 2
+            size = f"'same' pads {pad} pixels each side: {input_shape[0]} + {2 * pad} - {kh} + 1 = {output_shape[0]}"
         else:
             size = f"{input_shape[0]} - {kh} + 1 = {output_shape[0]}"
         arithmetic = f"{filters}·({kh}·{kw}·{channels}+1) = {params:,}; {size}"
@@ -94,9 +95,8 @@ def explain_layer(layer, input_shape):
     elif isinstance(layer, keras.layers.Flatten):
         params = 0
         arithmetic = f"no weights; {'·'.join(str(n) for n in input_shape)} = {int(np.prod(input_shape))}"
-    else:  # the input layer
-        params = 0
-        arithmetic = "the image"
+    else:
+        raise ValueError(f"no explanation for a {type(layer).__name__} layer ({layer.name})")
     return output_shape, params, arithmetic
 
 
