@@ -1,6 +1,6 @@
 """BERT pre-training: masked language modelling and next-sentence prediction.
 
-    python examples/bert_mlm_nsp.py            # about 150 s on 2 CPU cores (shared)
+    python examples/bert_mlm_nsp.py            # about 165 s on 2 CPU cores (shared; ~95 s of CPU time)
     python examples/bert_mlm_nsp.py --smoke    # a few steps, for the tests
 
 BERT (Devlin et al. 2019) learns from unlabelled text with two objectives at once:
