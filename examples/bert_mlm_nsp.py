@@ -308,7 +308,8 @@ def main(argv=None):
     results["fill_in"] = {"answer": answer, "top5": [vocabulary[i] for i in top]}
     results["fill_in_is_next_probability"] = float(keras.ops.convert_to_numpy(outputs["nsp_probabilities"])[0, IS_NEXT])
     print(f"\nFill in the [MASK]:\n  {shown}")
-    print(f"  hidden word {answer!r}; BERT's top 5: " + ", ".join(f"{vocabulary[i]!r} {distribution[i]:.3f}" for i in top))
+    guesses = ", ".join(f"{vocabulary[i]!r} {distribution[i]:.3f}" for i in top)
+    print(f"  hidden word {answer!r}; BERT's top 5: {guesses}")
     print(f"  p(IsNext) for this real pair: {results['fill_in_is_next_probability']:.2f}")
 
     # ## 6. Pictures

@@ -131,8 +131,9 @@ def main(argv=None):
     change = np.abs(after - before)[0].max(axis=-1)  # per position, the largest change of a probability
     results["causal_past_change"] = float(change[:cut].max())
     results["causal_future_change"] = float(change[cut:].max())
-    print(f"Editing tokens {cut}…{context - 1}: max change of the predictions at positions 0…{cut - 1} "
-          f"{results['causal_past_change']:.1e}, at {cut}…{context - 1} {results['causal_future_change']:.1e}")  # fmt: skip
+    print(f"Editing tokens {cut}…{context - 1}: max change of the predictions at positions "
+          f"0…{cut - 1} {results['causal_past_change']:.1e}, at {cut}…{context - 1} "
+          f"{results['causal_future_change']:.1e}")  # fmt: skip
 
     # ## 4. Training
     #
