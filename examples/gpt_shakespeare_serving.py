@@ -2,6 +2,10 @@
 
     python examples/gpt_shakespeare_serving.py                 # ~2 min on 2 CPU cores
     python examples/gpt_shakespeare_serving.py --steps 3000 --base-dir saved_models
+    python examples/gpt_shakespeare_serving.py --smoke --output-dir /tmp/gpt   # a tiny model, 5 steps
+
+`--smoke` (for the tests) trains a one-layer GPT of width 32 for a handful of steps and
+exports it the same way; `--output-dir DIR` puts the export under `DIR/saved_models`.
 
 1. Tiny Shakespeare through tensorflow-datasets (offline from ../shared/data
    where present), cut into windows of 64 characters; targets are the inputs
@@ -21,6 +25,7 @@
 """
 
 import argparse
+import os
 
 import keras
 
@@ -29,41 +34,75 @@ from kerasnets.export import export_model
 from kerasnets.models import gpt
 
 CONTEXT = 64
+# The default run and the smoke run (tests): model size, training and validation.
+SIZES = {
+    False: dict(steps=1500, batch_size=32, epochs=5, validation_batches=None, jit_compile=True,
+                model=dict(num_layers=4, num_heads=4, hidden_dim=128, intermediate_dim=512)),
+    True: dict(steps=5, batch_size=8, epochs=1, validation_batches=2, jit_compile=False,
+               model=dict(num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64)),
+}  # fmt: skip
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--base-dir", default="saved_models", help="export root (default saved_models)")
-    args = parser.parse_args()
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default 1500; smoke 5)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 32; smoke 8")
+    parser.add_argument(
+        "--base-dir", default=None, help="export root (default saved_models, or DIR/saved_models with --output-dir)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="a tiny model and a handful of steps (for the tests)")
+    parser.add_argument("--output-dir", default=None, help="export under DIR/saved_models (unless --base-dir)")
+    args = parser.parse_args(argv)
+    size = SIZES[args.smoke]
+    steps = args.steps or size["steps"]
+    batch_size = args.batch_size or size["batch_size"]
+    base_dir = args.base_dir or (os.path.join(args.output_dir, "saved_models") if args.output_dir else "saved_models")
+    if args.smoke:
+        keras.utils.set_random_seed(0)
 
     train, tokenizer = load_language_modeling(
-        "tiny_shakespeare", "train", sequence_length=CONTEXT, batch_size=args.batch_size, seed=0, repeat=True
-    )
-    validation, _ = load_language_modeling(
-        "tiny_shakespeare", "validation", sequence_length=CONTEXT, batch_size=args.batch_size, tokenizer=tokenizer
-    )
-    model = gpt(
-        vocabulary_size=tokenizer.vocabulary_size(), num_layers=4, num_heads=4, hidden_dim=128,
-        intermediate_dim=512, max_sequence_length=CONTEXT, dropout=0.0,
+        "tiny_shakespeare", "train", sequence_length=CONTEXT, batch_size=batch_size, seed=0, repeat=True,
+        **({"shuffle_buffer": 256} if args.smoke else {}),
     )  # fmt: skip
+    validation, _ = load_language_modeling(
+        "tiny_shakespeare", "validation", sequence_length=CONTEXT, batch_size=batch_size, tokenizer=tokenizer
+    )
+    if size["validation_batches"]:
+        validation = validation.take(size["validation_batches"])
+    model = gpt(
+        vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=CONTEXT, dropout=0.0, **size["model"]
+    )
     model.summary()
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-3),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        jit_compile=True,
+        jit_compile=size["jit_compile"],
     )
-    epochs = 5
-    model.fit(train, epochs=epochs, steps_per_epoch=max(1, args.steps // epochs), validation_data=validation)
+    epochs = size["epochs"]
+    history = model.fit(
+        train, epochs=epochs, steps_per_epoch=max(1, steps // epochs), validation_data=validation,
+        validation_steps=size["validation_batches"],
+    )  # fmt: skip
 
     prompt = tokenizer.tokenize(["ROMEO:"])
     continuation = model.generate(prompt, 48)
-    print("\nGreedy, in Python:", tokenizer.detokenize(continuation).numpy()[0].decode())
+    greedy = tokenizer.detokenize(continuation).numpy()[0].decode()
+    print("\nGreedy, in Python:", greedy)
 
-    exported = export_model(model, "gpt", base_dir=args.base_dir, generation={"tokenizer": tokenizer})
+    exported = export_model(model, "gpt", base_dir=base_dir, generation={"tokenizer": tokenizer})
     print(f"Exported version {exported.version} to {exported.path} (signatures: {', '.join(exported.signatures)})")
+    return {
+        "steps": epochs * max(1, steps // epochs),
+        "loss": history.history["loss"],
+        "val_loss": history.history["val_loss"],
+        "greedy_text": greedy,
+        "base_dir": base_dir,
+        "export_path": exported.path,
+        "version": exported.version,
+        "signatures": list(exported.signatures),
+        "pictures": [],
+    }
 
 
 if __name__ == "__main__":
