@@ -28,12 +28,19 @@ class UsageError(Exception):
     """A mistake in the command line: reported in one line, exit code 2."""
 
 
+# Spelled as in JSON and YAML, as people type them on a command line.
+_LOWERCASE_LITERALS = {"true": True, "false": False, "null": None, "none": None}
+
+
 def parse_assignment(text):
-    """'num_layers=4' -> ('num_layers', 4); values are Python literals, else strings."""
+    """'num_layers=4' -> ('num_layers', 4); values are Python literals (true / false / null as
+    well as True / False / None), else strings."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise UsageError(f"--set expects key=value, got '{text}'.")
     raw = raw.strip()
+    if raw in _LOWERCASE_LITERALS:
+        return key.strip(), _LOWERCASE_LITERALS[raw]
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):

@@ -47,6 +47,8 @@ def test_values_are_python_literals_or_words():
     assert parse_assignment("dropout=0.1") == ("dropout", 0.1)
     assert parse_assignment("activation=relu") == ("activation", "relu")
     assert parse_assignment("attention=None") == ("attention", None)
+    for word, value in (("true", True), ("false", False), ("null", None), ("none", None), ("False", False)):
+        assert parse_assignment(f"jit_compile={word}") == ("jit_compile", value)  # as JSON / YAML spell them
 
 
 def test_list_shows_presets_and_hyperparameters(capsys):
