@@ -131,7 +131,8 @@ def main(argv=None):
     for kind, (query, value, causal) in kinds.items():
         out_mine, weights_mine = mine(query, value, use_causal_mask=causal, return_attention_scores=True)
         out_theirs, weights_theirs = theirs(query, value, use_causal_mask=causal, return_attention_scores=True)
-        results[f"{kind}_vs_keras"] = max(max_difference(out_mine, out_theirs), max_difference(weights_mine, weights_theirs))
+        difference = max(max_difference(out_mine, out_theirs), max_difference(weights_mine, weights_theirs))
+        results[f"{kind}_vs_keras"] = difference
         print(f"   {kind:6s}: Q {tuple(query.shape)}, K = V {tuple(value.shape)} → weights "
               f"{tuple(weights_mine.shape)}; max |difference| = {results[f'{kind}_vs_keras']:.2e}")  # fmt: skip
 
@@ -215,7 +216,8 @@ def main(argv=None):
     results["validation_loss"] = validation_loss(model, validation)
     print(f"4. after {steps} steps ({time.time() - started:.0f} s): validation loss "
           f"{results['validation_loss']:.3f} nats/char (untrained {results['initial_loss']:.3f}; "
-          f"unigram baseline {results['unigram_loss']:.3f}; uniform guess {math.log(vocabulary_size):.3f})")  # fmt: skip
+          f"unigram baseline {results['unigram_loss']:.3f}; "
+          f"uniform guess {math.log(vocabulary_size):.3f})")  # fmt: skip
 
     # ## 5. The three patterns of the trained model
     #

@@ -66,8 +66,9 @@ def max_difference(a, b):
 def character_model(vocabulary_size, context, hidden_dim, num_layers, use_positions, name):
     """Characters → √d·embedding (+ PE) → causal pre-LN decoder blocks → next-character probabilities."""
     token_ids = keras.Input(shape=(context,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, hidden_dim, name="token_embedding",
-                               embeddings_initializer=keras.initializers.RandomNormal(stddev=hidden_dim**-0.5))(token_ids)  # fmt: skip
+    initializer = keras.initializers.RandomNormal(stddev=hidden_dim**-0.5)
+    x = keras.layers.Embedding(vocabulary_size, hidden_dim, embeddings_initializer=initializer,
+                               name="token_embedding")(token_ids)  # fmt: skip
     x = keras.layers.Rescaling(math.sqrt(hidden_dim), name="scale_sqrt_d")(x)  # as in the paper, §3.4
     if use_positions:
         x = PositionalEncoding(sequence_length=context, name="positional_encoding")(x)
@@ -133,7 +134,8 @@ def main(argv=None):
     print(f"2. PE(pos + k) = R_k PE(pos) for k = 1, 3, 10 and every pos: max |difference| = "
           f"{results['shift_is_rotation']:.2e}")  # fmt: skip
     print(f"   |PE(pos)| is √(d/2) = {math.sqrt(dim / 2):.3f} at every pos (spread {results['pe_norm_spread']:.1e}); "
-          f"PE(p)·PE(q) depends on p − q only (spread along offsets {results['dot_depends_on_offset_only']:.1e})")  # fmt: skip
+          f"PE(p)·PE(q) depends on p − q only "
+          f"(spread along offsets {results['dot_depends_on_offset_only']:.1e})")  # fmt: skip
 
     # ## 3. Without positions, order is invisible
     #
@@ -148,8 +150,9 @@ def main(argv=None):
     add_positions = PositionalEncoding(sequence_length=12)
     for name, layer in (("attention", lambda h: attention(h, h)), ("encoder_block", block)):
         results[f"{name}_equivariance"] = max_difference(layer(x[:, permutation]), np.asarray(layer(x))[:, permutation])
-        with_pe = max_difference(layer(add_positions(x[:, permutation])), np.asarray(layer(add_positions(x)))[:, permutation])
-        results[f"{name}_equivariance_with_pe"] = with_pe
+        shuffled_then_encoded = layer(add_positions(x[:, permutation]))
+        encoded_then_shuffled = np.asarray(layer(add_positions(x)))[:, permutation]
+        results[f"{name}_equivariance_with_pe"] = max_difference(shuffled_then_encoded, encoded_then_shuffled)
     print("3. Shuffle the tokens: does the output just shuffle along? |f(Px) − P f(x)|, max:")
     for name in ("attention", "encoder_block"):
         print(f"   {name:14s} no positions: {results[f'{name}_equivariance']:.2e}   "
@@ -195,7 +198,8 @@ def main(argv=None):
         curves[label] = history.history["loss"]
         results[f"validation_loss_{label}"] = validation_loss(model, validation)
         print(f"4. {label:12s}: validation loss {results[f'validation_loss_{label}']:.3f} nats/char after "
-              f"{steps} steps ({time.time() - started:.0f} s; untrained {results[f'initial_loss_{label}']:.3f})")  # fmt: skip
+              f"{steps} steps ({time.time() - started:.0f} s; "
+              f"untrained {results[f'initial_loss_{label}']:.3f})")  # fmt: skip
     print(f"   unigram baseline {results['unigram_loss']:.3f}, uniform guess {math.log(vocabulary_size):.3f}; "
           f"the positional encoding is worth "
           f"{results['validation_loss_no_positions'] - results['validation_loss_with_pe']:.3f} nats/char")  # fmt: skip

@@ -9,7 +9,8 @@ def test_attention_three_kinds(run_example):
     results, printed, output_dir = run_example("attention_three_kinds")
 
     # 1-2. The from-scratch attention matches NumPy and keras.layers.MultiHeadAttention, for every kind.
-    for key in ("attention_vs_numpy", "causal_attention_vs_numpy", "self_vs_keras", "cross_vs_keras", "causal_vs_keras"):
+    checks = ("attention_vs_numpy", "causal_attention_vs_numpy", "self_vs_keras", "cross_vs_keras", "causal_vs_keras")
+    for key in checks:
         assert results[key] < 1e-5, (key, results[key])
 
     # 3. Causal: the past ignores an edited future, which does change the future itself;
