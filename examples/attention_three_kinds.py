@@ -186,7 +186,7 @@ def main(argv=None):
     train, tokenizer = load_language_modeling("tiny_shakespeare", "train", sequence_length=SOURCE + TARGET,
                                               batch_size=batch_size, seed=0, repeat=True, cache=False)  # fmt: skip
     validation, _ = load_language_modeling("tiny_shakespeare", "validation", sequence_length=SOURCE + TARGET,
-                                           batch_size=batch_size, tokenizer=tokenizer)  # fmt: skip
+                                           batch_size=batch_size, tokenizer=tokenizer, cache=False)  # fmt: skip
     if args.smoke:
         validation = validation.take(4)
 
@@ -212,7 +212,8 @@ def main(argv=None):
 
     results["initial_loss"] = validation_loss(model, validation)
     started = time.time()
-    model.fit(train, epochs=1, steps_per_epoch=steps, verbose=0 if args.smoke else 2)
+    # (shuffle=False: tf.data already shuffles the windows; Keras cannot shuffle a dataset itself.)
+    model.fit(train, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0 if args.smoke else 2)
     results["validation_loss"] = validation_loss(model, validation)
     print(f"4. after {steps} steps ({time.time() - started:.0f} s): validation loss "
           f"{results['validation_loss']:.3f} nats/char (untrained {results['initial_loss']:.3f}; "
@@ -226,7 +227,7 @@ def main(argv=None):
     # triangle (nothing above the diagonal: the future is masked) and the cross
     # rectangle (each target character over all source characters).
     passages, _ = load_language_modeling("tiny_shakespeare", "validation", sequence_length=SOURCE + TARGET,
-                                         batch_size=1, tokenizer=tokenizer, shuffle=False)  # fmt: skip
+                                         batch_size=1, tokenizer=tokenizer, cache=False)  # fmt: skip
     ids, _ = next(iter(passages.skip(3)))
     ids = np.asarray(ids)
     scores = model.attention_scores(ids[:, :SOURCE], ids[:, SOURCE:])
