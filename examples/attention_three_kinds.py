@@ -1,6 +1,6 @@
 """Attention, three kinds: self, cross and causal, from the formula to a model trained on Shakespeare.
 
-    python examples/attention_three_kinds.py            # about 125 s on 2 CPU cores (shared; ~50 s of CPU)
+    python examples/attention_three_kinds.py            # about 65 s on 2 CPU cores (shared; 45 s of CPU)
     python examples/attention_three_kinds.py --smoke    # tiny sizes, a few steps
 
 The one formula (Vaswani et al. 2017, §3.2.1):

@@ -1,6 +1,6 @@
 """Sinusoidal positional encoding: where a Transformer learns *where* each token is.
 
-    python examples/positional_encoding.py            # about 240 s on 2 CPU cores (shared; ~80 s of CPU)
+    python examples/positional_encoding.py            # about 85 s on 2 CPU cores (shared; 75 s of CPU)
     python examples/positional_encoding.py --smoke    # tiny sizes, a few steps
 
 The table of Vaswani et al. 2017 (§3.5), added to the token embeddings:
