@@ -78,6 +78,14 @@ class Block(keras.layers.Layer):
         self.feed_forward = FeedForward(intermediate_dim=2 * hidden_dim, name="feed_forward")
         self.feed_forward_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="feed_forward_norm")
 
+    def build(self, input_shape):
+        self.attention.build(input_shape, input_shape)
+        self.feed_forward.build(input_shape)
+        if self.normalize:  # without LN the norm layers stay unbuilt: no γ, β that nothing uses
+            self.attention_norm.build(input_shape)
+            self.feed_forward_norm.build(input_shape)
+        self.built = True
+
     def wrap(self, x, sublayer, norm):
         if not self.normalize:
             norm = lambda h: h  # noqa: E731 (no layer norm: the identity in its place)
