@@ -1,6 +1,6 @@
 """Residual connections and layer normalization: what keeps a deep Transformer trainable.
 
-    python examples/residual_and_layer_norm.py            # about 115 s on 2 CPU cores (shared; 85 s of CPU)
+    python examples/residual_and_layer_norm.py            # about 110 s on 2 CPU cores (shared; 75 s of CPU)
     python examples/residual_and_layer_norm.py --smoke    # tiny sizes, a few steps
 
     residual connection:  x + Sublayer(x)             (He et al. 2016; Vaswani et al. 2017, §3.1)
