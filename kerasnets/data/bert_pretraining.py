@@ -29,7 +29,7 @@ so `model.compile(loss={"mlm_probabilities": "sparse_categorical_crossentropy",
 import tensorflow as tf
 
 from kerasnets.data.bert_inputs import pack_bert_inputs
-from kerasnets.data.pipeline import AUTOTUNE, is_training_split, shuffle_and_repeat
+from kerasnets.data.pipeline import AUTOTUNE, is_training_split, shuffle_and_repeat, with_known_cardinality
 from kerasnets.data.tfds_loading import load
 from kerasnets.tokenizers import BERT_SPECIAL_TOKENS, WordTokenizer
 
@@ -233,6 +233,8 @@ def bert_pretraining_dataset(
     )
     if cache:
         dataset = dataset.cache() if cache is True else dataset.cache(str(cache))
+    if not repeat:  # Keras' evaluate needs the length (see pipeline.with_known_cardinality)
+        dataset = with_known_cardinality(dataset)
     dataset = shuffle_and_repeat(dataset, shuffle=shuffle, repeat=repeat, seed=seed, buffer_size=shuffle_buffer)
     mask_seed = None if seed is None else seed + 1
     seeds = tf.data.Dataset.random(seed=mask_seed, rerandomize_each_iteration=dynamic_masking)

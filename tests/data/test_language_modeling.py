@@ -41,3 +41,33 @@ def test_tiny_shakespeare_batches():
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     assert np.isfinite(model.fit(dataset.take(2), verbose=0).history["loss"][-1])
+
+
+def test_keras_evaluate_gives_the_mean_over_every_batch():
+    """The pipelines know their length, so Keras' evaluate averages over their batches only (with an
+    unknown cardinality it averages in one empty step: N / (N + 1) of the true loss)."""
+    import keras
+
+    data_root_or_skip("tiny_shakespeare/input.txt")
+    dataset, tokenizer = data.load_language_modeling(
+        "tiny_shakespeare", "validation", sequence_length=64, batch_size=32, data_dir=tfds_dir()
+    )
+    batches = sum(1 for _ in dataset)
+    assert int(dataset.cardinality()) == batches == 27
+    model = kerasnets.models.gpt(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=64,
+    )
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    losses, correct, count = [], 0, 0
+    for inputs, targets in dataset:
+        probabilities = model(inputs)
+        losses.append(keras.losses.sparse_categorical_crossentropy(targets, probabilities).numpy())
+        correct += int(np.sum(np.argmax(probabilities, -1) == targets.numpy()))
+        count += targets.numpy().size
+    scores = model.evaluate(dataset, verbose=0, return_dict=True)
+    np.testing.assert_allclose(scores["loss"], np.mean(losses), rtol=1e-5)
+    np.testing.assert_allclose(scores["accuracy"], correct / count, rtol=1e-5)
+    unknown = dataset.filter(lambda inputs, targets: True)  # the same batches, length unknown
+    assert int(unknown.cardinality()) == -2  # the control: Keras' average is off without the length
+    np.testing.assert_allclose(model.evaluate(unknown, verbose=0)[0], np.mean(losses) * 27 / 28, rtol=1e-4)
