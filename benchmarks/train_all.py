@@ -144,11 +144,11 @@ def write_table(results):
 
     rows = results["rows"]
     lines = [
-        f"Measured on {results['machine']} by `python benchmarks/train_all.py` "
-        f"({results.get('date', '')}); each row bounded in minutes, test-set metrics unless noted.",
+        f"Measured on {results['machine']} by `python benchmarks/train_all.py` (each row on the date it "
+        "gives); each row bounded in minutes, test-set metrics unless noted.",
         "",
-        "| row | data | parameters | epochs (steps) | wall time | held-out result | target | reference |",
-        "|---|---|---:|---:|---:|---|---|---|",
+        "| row | data | parameters | epochs (steps) | wall time | held-out result | target | reference | measured |",
+        "|---|---|---:|---:|---:|---|---|---|---|",
     ]
     for name, recipe, _, _, _ in ROWS:
         if name not in rows:
@@ -156,7 +156,7 @@ def write_table(results):
         metrics = rows[name]
         recipe_object = RECIPES[recipe]
         if "error" in metrics:
-            lines.append(f"| `{name}` | {recipe_object.dataset} | | | | failed | | |")
+            lines.append(f"| `{name}` | {recipe_object.dataset} | | | | failed | | | {metrics.get('date', '')} |")
             continue
         wall = metrics["wall_seconds"]
         wall_text = f"{wall / 60:.1f} min" if wall >= 120 else f"{wall:.0f} s"
@@ -165,7 +165,7 @@ def write_table(results):
         lines.append(
             f"| `{name}` | {recipe_object.dataset} | {metrics['parameters']:,} | "
             f"{metrics['epochs']} ({metrics['steps']:,}){stopped} | {wall_text} | {headline(metrics)} | "
-            f"{verdict(name, metrics, rows)} | {reference} |"
+            f"{verdict(name, metrics, rows)} | {reference} | {metrics.get('date', results.get('date', ''))} |"
         )
     with open(README) as handle:
         text = handle.read()
@@ -210,6 +210,7 @@ def main():
             if args.only and name not in args.only:
                 continue
             results["rows"][name] = run_row(name, recipe, minutes * args.minutes_scale, extra, args.output_root)
+            results["rows"][name]["date"] = datetime.date.today().isoformat()
             results["machine"] = machine()
             results["date"] = datetime.date.today().isoformat()
             files.write_json(RESULTS, results)

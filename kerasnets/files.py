@@ -30,7 +30,16 @@ def staging_path(path):
     suffix = ".weights.h5" if name.endswith(".weights.h5") else os.path.splitext(name)[1]
     descriptor, staging = tempfile.mkstemp(prefix=f".{name}.", suffix=f".partial{suffix}", dir=directory)
     os.close(descriptor)
+    # mkstemp makes the file 0600; the renamed file gets what `open` would give it (0666 less the
+    # umask), so a server running as another user can still read exports and checkpoints.
+    os.chmod(staging, 0o666 & ~_umask())
     return staging
+
+
+def _umask():
+    mask = os.umask(0o022)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager

@@ -65,7 +65,14 @@ def draw_attention(attention, path, *, heads="each", dpi=100, cell=0.3, cmap="gr
     width, height = layout["figure"]
     figure = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(figure)
-    figure.suptitle(_title(attention), fontsize=9, y=1 - 0.12 / height, va="top")
+    # The title fits the figure's width: a smaller font (down to 6 pt), then an ellipsis.
+    title = _title(attention)
+    fits = width / (_CHARACTER * 9 / 8)  # characters of 9 pt across the figure
+    fontsize = max(6.0, min(9.0, 9.0 * fits / len(title)))
+    room = int(width / (_CHARACTER * fontsize / 8))
+    if len(title) > room:
+        title = title[: max(1, room - 1)] + "…"
+    figure.suptitle(title, fontsize=fontsize, y=1 - 0.12 / height, va="top")
     image = None
     for layer_index in range(layout["layers"]):
         for head in range(layout["heads"]):
