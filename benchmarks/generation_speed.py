@@ -37,17 +37,13 @@ import tensorflow as tf  # noqa: E402
 
 import kerasnets  # noqa: E402
 from kerasnets.export.saved_model import export_model  # noqa: E402
+from machine_info import cpu_model  # noqa: E402  # benchmarks/ is on sys.path when run
 
 DIMS = dict(vocabulary_size=65, num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024, max_sequence_length=320)
 
 
 def machine():
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    model = cpu_model(platform.processor() or "?")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{model}, {os.cpu_count()} logical cores, load average {load:.2f}"
 

@@ -31,20 +31,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from kerasnets.layers import LSTM  # noqa: E402
+from machine_info import cpu_model  # noqa: E402  # benchmarks/ is on sys.path when run
 
 SHAPES = [(128, 28, 28, 128), (64, 64, 256, 512)]  # (batch, steps, features, units)
 
 
 def machine():
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = cpu_model(platform.processor() or "unknown CPU")
     gpus = tf.config.list_physical_devices("GPU")
     return f"{model}, {os.cpu_count()} cores" + (f", GPUs: {len(gpus)}" if gpus else ", no GPU")
 

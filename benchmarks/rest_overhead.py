@@ -40,6 +40,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from machine_info import cpu_model  # noqa: E402  # benchmarks/ is on sys.path when run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "lenet5"
@@ -69,12 +70,7 @@ AIOHTTP_PEER = textwrap.dedent('''
 
 
 def machine():
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    model = cpu_model(platform.processor() or "?")
     return f"{model}, {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.2f}"
 
 

@@ -38,20 +38,13 @@ import tensorflow as tf  # noqa: E402
 
 from kerasnets.data.locations import data_root  # noqa: E402
 from kerasnets.tokenizers import BytePairTokenizer  # noqa: E402
+from machine_info import cpu_model  # noqa: E402  # benchmarks/ is on sys.path when run
 
 ENDOFTEXT = "<|endoftext|>"
 
 
 def machine():
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = cpu_model(platform.processor() or "unknown CPU")
     versions = f"Python {platform.python_version()}, TF {tf.__version__}"
     return f"{platform.platform()}, {model}, {os.cpu_count()} CPUs, {versions}"
 

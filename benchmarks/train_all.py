@@ -23,6 +23,7 @@ import subprocess
 import sys
 
 from kerasnets import files
+from machine_info import cpu_model  # benchmarks/ is on sys.path when run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -59,12 +60,7 @@ ROWS = [
 ]  # fmt: skip
 
 def machine():
-    model = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            model = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    model = cpu_model(platform.machine())
     return f"{model}, {os.cpu_count()} CPU cores, no GPU"
 
 
