@@ -368,34 +368,38 @@ class Translation(Task):
           beams, when it is > 0.
         """
         results = super().evaluate(model)
-        limit = self.config["bleu_examples"]
-        hypotheses, normalized, raw = self.translate(model, limit)
-        results["bleu"] = extra_metrics.corpus_bleu(hypotheses, normalized)
-        results["sacrebleu"] = extra_metrics.corpus_bleu(hypotheses, raw)
         width = int(self.config["bleu_beam_width"] or 0)
+        samplers = {"": None}
         if width > 0:
             from kerasnets.samplers import BeamSampler
 
-            hypotheses, normalized, raw = self.translate(model, limit, BeamSampler(num_beams=width))
-            results["bleu_beam"] = extra_metrics.corpus_bleu(hypotheses, normalized)
-            results["sacrebleu_beam"] = extra_metrics.corpus_bleu(hypotheses, raw)
+            samplers["_beam"] = BeamSampler(num_beams=width)
+        hypotheses, normalized, raw = self.translate(model, self.config["bleu_examples"], samplers)
+        for suffix, outputs in hypotheses.items():
+            results[f"bleu{suffix}"] = extra_metrics.corpus_bleu(outputs, normalized)
+            results[f"sacrebleu{suffix}"] = extra_metrics.corpus_bleu(outputs, raw)
+        if width > 0:
             results["bleu_beam_width"] = width
         return results
 
-    def translate(self, model, limit=None, sampler=None):
-        """`(hypotheses, normalized references, raw references)` for the first `limit` eval pairs."""
+    def translate(self, model, limit=None, samplers=None):
+        """`({key: hypotheses}, normalized references, raw references)` for the first `limit` eval pairs,
+        one list of hypotheses per sampler of `samplers` ({key: sampler}; None = greedy), the pairs
+        read and the sources tokenized once for all of them."""
+        samplers = {"": None} if samplers is None else samplers
         source_tokenizer, target_tokenizer = self.tokenizers
         start, end = target_tokenizer.special_token_ids["[start]"], target_tokenizer.special_token_ids["[end]"]
         pairs = data.load_pairs(self.recipe.dataset, self.config["eval_split"], **self.data_kwargs())
         if limit:
             pairs = pairs.take(int(limit))
-        hypotheses, normalized, raw = [], [], []
+        hypotheses, normalized, raw = {key: [] for key in samplers}, [], []
         length = self.config["sequence_length"]
         for sources, targets in pairs.batch(256):
             ids = source_tokenizer.tokenize(sources, sequence_length=length)
-            generated = model.generate(ids, length, start_token_id=start, end_token_id=end, sampler=sampler)
-            generated = np.where(generated == end, 0, generated)
-            hypotheses += [t.decode() for t in target_tokenizer.detokenize(generated).numpy()]
+            for key, sampler in samplers.items():
+                generated = model.generate(ids, length, start_token_id=start, end_token_id=end, sampler=sampler)
+                generated = np.where(generated == end, 0, generated)
+                hypotheses[key] += [t.decode() for t in target_tokenizer.detokenize(generated).numpy()]
             normalized += [t.decode() for t in target_tokenizer.standardize(targets).numpy()]
             raw += [t.decode() for t in targets.numpy()]
         return hypotheses, normalized, raw
