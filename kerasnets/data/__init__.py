@@ -15,6 +15,7 @@ Token id 0 is padding everywhere.
 from kerasnets.data.bert_inputs import pack_bert_inputs, truncate_pair_lengths  # noqa: F401
 from kerasnets.data.bert_pretraining import (  # noqa: F401
     IS_NEXT,
+    NO_PAIR,
     NOT_NEXT,
     bert_pretraining_dataset,
     load_bert_pretraining,
@@ -32,6 +33,7 @@ from kerasnets.data.language_modeling import (  # noqa: F401
     next_token_windows,
 )
 from kerasnets.data.locations import DATA_DIR_ENV, DatasetNotFoundError, data_root, find_data_root  # noqa: F401
+from kerasnets.data.pretraining_corpus import load_pretraining_corpus  # noqa: F401
 from kerasnets.data.text_classification import (  # noqa: F401
     load_text_classification,
     load_texts,

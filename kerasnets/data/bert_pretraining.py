@@ -14,6 +14,9 @@ Per example (Devlin et al. 2019, §3.1 and appendix A.1):
   with 0.1. `mask_positions` lists them (sorted, padded with 0 up to
   `max_predictions`), the MLM targets are the original ids there, and the
   sample weight is 1 on real predictions and 0 on the padding slots.
+* With `single_segment_documents`, a document of one segment (a lone GLUE
+  sentence) is packed `[CLS] A [SEP]` for the masked LM alone: its NSP
+  target is 0 with sample weight 0.
 
 Batches: `(inputs, targets, sample_weights)`:
 
@@ -34,6 +37,8 @@ from kerasnets.data.tfds_loading import load
 from kerasnets.tokenizers import BERT_SPECIAL_TOKENS, WordTokenizer
 
 IS_NEXT, NOT_NEXT = 0, 1
+TOKENIZE_BATCH = 256  # pairs tokenized per call
+NO_PAIR = -1  # a one-segment example: masked LM only, no NSP target (weight 0)
 
 
 def split_sentences(document, mode="lines"):
@@ -137,6 +142,7 @@ def sentence_pairs(
     sentence_split="lines",
     sentences_per_segment=1,
     next_sentence_rate=0.5,
+    single_segment_documents=False,
     seed=None,
     shuffle_buffer=10_000,
 ):
@@ -145,7 +151,9 @@ def sentence_pairs(
     Segments are `sentences_per_segment` consecutive sentences. B is the
     segment after A in the same document with probability
     `next_sentence_rate` (label `IS_NEXT` = 0), else a random segment drawn
-    from a shuffled stream of the corpus (label `NOT_NEXT` = 1).
+    from a shuffled stream of the corpus (label `NOT_NEXT` = 1). With
+    `single_segment_documents`, a document of one segment gives
+    `(segment, "", NO_PAIR)`: an example for the masked LM alone.
     """
 
     def segments(document):
@@ -153,7 +161,13 @@ def sentence_pairs(
 
     def adjacent(document):
         parts = segments(document)
-        return tf.data.Dataset.from_tensor_slices((parts[:-1], parts[1:]))
+        if single_segment_documents:
+            alone = tf.equal(tf.size(parts), 1)
+            firsts = tf.cond(alone, lambda: parts, lambda: parts[:-1])
+            seconds = tf.cond(alone, lambda: tf.constant([""]), lambda: parts[1:])
+            singles = tf.fill(tf.shape(firsts), alone)
+            return tf.data.Dataset.from_tensor_slices((firsts, seconds, singles))
+        return tf.data.Dataset.from_tensor_slices((parts[:-1], parts[1:], tf.zeros([tf.size(parts) - 1], tf.bool)))
 
     def all_sentences(document):
         return tf.data.Dataset.from_tensor_slices(segments(document))
@@ -163,11 +177,12 @@ def sentence_pairs(
     coins = tf.data.Dataset.random(seed=seed)
 
     def choose(pair, random_sentence, coin):
-        a, following = pair
+        a, following, single = pair
         draw = tf.cast(coin % 1_000_000, tf.float32) / 1_000_000.0
         is_next = draw < next_sentence_rate
-        b = tf.where(is_next, following, random_sentence)
-        return a, b, tf.where(is_next, IS_NEXT, NOT_NEXT)
+        b = tf.where(single, following, tf.where(is_next, following, random_sentence))
+        label = tf.where(single, NO_PAIR, tf.where(is_next, IS_NEXT, NOT_NEXT))
+        return a, b, label
 
     return tf.data.Dataset.zip((pairs, randoms, coins)).map(choose, num_parallel_calls=AUTOTUNE)
 
@@ -185,6 +200,7 @@ def bert_pretraining_dataset(
     next_sentence_rate=0.5,
     sentence_split="lines",
     sentences_per_segment=1,
+    single_segment_documents=False,
     dynamic_masking=True,
     shuffle=True,
     seed=None,
@@ -205,17 +221,29 @@ def bert_pretraining_dataset(
     if missing:
         raise ValueError(f"The tokenizer needs the special tokens {BERT_SPECIAL_TOKENS}; missing {missing}.")
     cls_id, sep_id, mask_id = specials["[CLS]"], specials["[SEP]"], specials["[MASK]"]
-    first_random_id = 2 + len(tokenizer.special_tokens)
+    # Random replacements are drawn above every special id (a WordTokenizer: padding, OOV, specials;
+    # a WordPiece vocabulary: [PAD] [UNK] [CLS] [SEP] [MASK], or BERT's [unused…] rows too).
+    first_random_id = 1 + max(specials.values())
     vocabulary_size = tokenizer.vocabulary_size()
     if vocabulary_size <= first_random_id:
         raise ValueError("The tokenizer has no vocabulary beyond its special tokens.")
 
-    def tokenize(a, b, nsp_label):
+    def tokenize(a, b, nsp_label):  # a batch at a time: the tokenizers' per-call cost is paid once
         return tokenizer.tokenize_ragged(a), tokenizer.tokenize_ragged(b), nsp_label
 
     def pack(ids_a, ids_b, nsp_label):
-        inputs = pack_bert_inputs(ids_a, ids_b, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id)
+        def pair():
+            return pack_bert_inputs(ids_a, ids_b, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id)
+
+        def single():
+            return pack_bert_inputs(ids_a, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id)
+
+        inputs = tf.cond(tf.equal(nsp_label, NO_PAIR), single, pair) if single_segment_documents else pair()
         return inputs, tf.cast(nsp_label, tf.int32)
+
+    def usable(ids_a, ids_b, nsp_label):
+        # Segments with no known-word token at all (e.g. a line of punctuation) are dropped.
+        return (tf.size(ids_a) > 0) & ((tf.size(ids_b) > 0) | tf.equal(nsp_label, NO_PAIR))
 
     dataset = (
         sentence_pairs(
@@ -223,12 +251,14 @@ def bert_pretraining_dataset(
             sentence_split=sentence_split,
             sentences_per_segment=sentences_per_segment,
             next_sentence_rate=next_sentence_rate,
+            single_segment_documents=single_segment_documents,
             seed=seed,
             shuffle_buffer=shuffle_buffer,
         )
+        .batch(TOKENIZE_BATCH)
         .map(tokenize, num_parallel_calls=AUTOTUNE)
-        # Segments with no known-word token at all (e.g. a line of punctuation) are dropped.
-        .filter(lambda a, b, label: (tf.size(a) > 0) & (tf.size(b) > 0))
+        .unbatch()
+        .filter(usable)
         .map(pack, num_parallel_calls=AUTOTUNE)
     )
     if cache:
@@ -254,8 +284,9 @@ def bert_pretraining_dataset(
             random_token_rate=random_token_rate,
         )
         inputs = dict(inputs, token_ids=token_ids, mask_positions=positions)
-        targets = {"mlm_probabilities": labels, "nsp_probabilities": nsp_label}
-        weights = {"mlm_probabilities": weights, "nsp_probabilities": tf.constant(1.0)}
+        paired = tf.not_equal(nsp_label, NO_PAIR)
+        targets = {"mlm_probabilities": labels, "nsp_probabilities": tf.maximum(nsp_label, 0)}
+        weights = {"mlm_probabilities": weights, "nsp_probabilities": tf.cast(paired, tf.float32)}
         return inputs, targets, weights
 
     dataset = tf.data.Dataset.zip((dataset, seeds)).map(mask, num_parallel_calls=AUTOTUNE)

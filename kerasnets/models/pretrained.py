@@ -91,7 +91,7 @@ KERAS_HUB_ARCHITECTURES = {"keras_hub>GPT2Backbone": "gpt2", "keras_hub>BertBack
 # --------------------------------------------------------------------------- public API
 
 
-def from_pretrained(path_or_name, head=None, num_classes=2, download=None, **overrides):
+def from_pretrained(path_or_name, head=None, num_classes=2, download=None, weights=True, **overrides):
     """A kerasnets model with the weights of a published GPT-2 or BERT checkpoint.
 
     Args:
@@ -104,6 +104,8 @@ def from_pretrained(path_or_name, head=None, num_classes=2, download=None, **ove
         num_classes: Classes of the "classifier" head.
         download: Whether a name missing from the Hugging Face cache may be
             downloaded; default yes unless `KERASNETS_OFFLINE=1`.
+        weights: False: the checkpoint's architecture with freshly initialised
+            weights (the same model trained from scratch, for comparisons).
         **overrides: Constructor arguments that are not architecture, e.g.
             `dropout=0.0`, `name=…`, `dtype=…`, `tie_embeddings=…`; they go to
             the backbone or to the task model, whichever takes them.
@@ -127,9 +129,10 @@ def from_pretrained(path_or_name, head=None, num_classes=2, download=None, **ove
     """
     if head not in HEADS:
         raise ValueError(f"head must be one of {', '.join(map(str, HEADS))}; got {head!r}.")
-    checkpoint = _Checkpoint(resolve(path_or_name, download=download))
+    checkpoint = _Checkpoint(resolve(path_or_name, download=download), read_weights=bool(weights))
     model = checkpoint.build(head, num_classes, overrides)
-    _assign(_plan(model, checkpoint, head))
+    if weights:
+        _assign(_plan(model, checkpoint, head))
     return model
 
 

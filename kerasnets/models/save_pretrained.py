@@ -110,7 +110,7 @@ def bert_config(model):
     }
 
 
-def _tokenizer_files(directory, tokenizer):
+def _tokenizer_files(directory, tokenizer, max_length):
     vocabulary = [str(token) for token in tokenizer.get_vocabulary()]
     files.write_text(os.path.join(directory, "vocab.txt"), "".join(token + "\n" for token in vocabulary))
     specials = {
@@ -121,12 +121,8 @@ def _tokenizer_files(directory, tokenizer):
     files.write_json(
         os.path.join(directory, "tokenizer_config.json"),
         dict(specials, tokenizer_class="BertTokenizer", do_lower_case=bool(tokenizer.lowercase),
-             model_max_length=int(tokenizer_max_length(tokenizer))),
+             model_max_length=int(max_length)),
     )  # fmt: skip
-
-
-def tokenizer_max_length(tokenizer):
-    return getattr(tokenizer, "sequence_length", None) or 512
 
 
 def save_pretrained(model, directory, tokenizer=None):
@@ -165,7 +161,7 @@ def save_pretrained(model, directory, tokenizer=None):
         save_file(bert_tensors(model), os.path.join(staging, "model.safetensors"), metadata={"format": "pt"})
         files.write_json(os.path.join(staging, "config.json"), config)
         if tokenizer is not None:
-            _tokenizer_files(staging, tokenizer)
+            _tokenizer_files(staging, tokenizer, config["max_position_embeddings"])
         previous = None
         if os.path.exists(directory):
             previous = tempfile.mkdtemp(prefix=f".{name}.previous-", dir=parent)

@@ -99,6 +99,14 @@ _RECIPES = [
            dict(head="classifier", num_classes=2, sequence_length=48, num_layers=2, num_heads=2, hidden_dim=128,
                 intermediate_dim=256, learning_rate=2e-4, pretraining_steps=2000), epochs=2,
            target=("accuracy", ">=", 0.0), reference="Devlin et al. 2019: pre-training helps"),
+    # BERT-Tiny's shape (Turc et al. 2019: L2/H128/A2); `--set checkpoint=runs/bert_pretraining-corpus/checkpoint`
+    # then fine-tunes it in the bert-* recipes. Bounded by steps (cosine to 0 after a 5 % warm-up).
+    Recipe("bert_pretraining-corpus", "bert", "masked_lm_pretraining", "pretraining_corpus",
+           dict(head="pretraining", num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
+                max_sequence_length=128, vocabulary_size=8192, optimizer="adamw", learning_rate=1e-3,
+                weight_decay=0.01,
+                schedule="cosine", warmup_steps=200, checkpoint_steps=1000), steps=4000,
+           reference="Devlin et al. 2019 (MLM + NSP)"),
 ]  # fmt: skip
 RECIPES = {recipe.name: recipe for recipe in _RECIPES}
 

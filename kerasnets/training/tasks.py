@@ -14,6 +14,7 @@ offline from the data root where the files are there).
 """
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -122,8 +123,12 @@ def checkpoint_tokenizer(recipe, config):
 
 
 def checkpoint_model(config, **task_arguments):
-    """The model of `config["checkpoint"]`, its weights loaded (dropout from the recipe)."""
-    return models.from_pretrained(config["checkpoint"], download=False, dropout=config["dropout"], **task_arguments)
+    """The model of `config["checkpoint"]`, its weights loaded unless `checkpoint_weights` is
+    False (then the same architecture from scratch); dropout from the recipe."""
+    return models.from_pretrained(
+        config["checkpoint"], download=False, weights=bool(config.get("checkpoint_weights", True)),
+        dropout=config["dropout"], **task_arguments,
+    )  # fmt: skip
 
 
 class Task:
@@ -176,6 +181,9 @@ class Task:
     def eval_dataset(self):
         raise NotImplementedError
 
+    def save_outputs(self, output, model):
+        """Writes what the run leaves beside `model.keras` (before `metrics.json` marks it finished)."""
+
 
 class ImageClassification(Task):
     defaults = dict(batch_size=128, image_rows_as_sequence=False)
@@ -200,8 +208,10 @@ class ImageClassification(Task):
 
 
 class TextClassification(Task):
-    # checkpoint: a BERT checkpoint directory (Hugging Face or KerasHub) to fine-tune, with its WordPiece vocabulary.
-    defaults = dict(batch_size=32, sequence_length=64, max_tokens=20_000, eval_split="validation", checkpoint=None)
+    # checkpoint: a BERT checkpoint directory (Hugging Face or KerasHub) to fine-tune, with its WordPiece vocabulary;
+    # checkpoint_weights=False: its architecture and vocabulary with fresh weights (the from-scratch baseline).
+    defaults = dict(batch_size=32, sequence_length=64, max_tokens=20_000, eval_split="validation", checkpoint=None,
+                    checkpoint_weights=True)  # fmt: skip
     jit_compile = False  # keep the id pipelines simple; the models are small
     tokenizer = None  # learnt from the training split by `datasets`
 
@@ -262,7 +272,8 @@ class TextClassification(Task):
 class LanguageModeling(Task):
     # checkpoint: a GPT-2 checkpoint directory (Hugging Face or KerasHub) to fine-tune, with its BPE vocabulary.
     defaults = dict(
-        batch_size=32, sequence_length=None, eval_split="test", validation_split="validation", checkpoint=None
+        batch_size=32, sequence_length=None, eval_split="test", validation_split="validation", checkpoint=None,
+        checkpoint_weights=True,
     )
     tokenizer = None  # learnt from the training split by `datasets`
 
@@ -452,10 +463,68 @@ class BertPretrainingThenFineTuning(TextClassification):
         return models.BertClassifier(pretrainer.backbone, num_classes=options.get("num_classes", 2))
 
 
+class BertPretraining(Task):
+    """MLM + NSP pre-training of a BERT on the unlabelled corpus (`data.load_pretraining_corpus`),
+    written as a Hugging Face checkpoint directory `<run>/checkpoint` that the `bert-*` recipes
+    fine-tune with `--set checkpoint=<run>/checkpoint`.
+
+    A WordPiece vocabulary of `vocabulary_size` is learnt on the training documents first (Hugging
+    Face `tokenizers`' trainer). Validation and the final scores are on the held-out documents (IMDB
+    test reviews, Shakespeare's validation split), masked the same way every time: held-out
+    masked-token accuracy and next-sentence accuracy (chance: 0.5), weighted so that one-segment
+    examples and padding slots do not count.
+    """
+
+    defaults = dict(batch_size=32, sequence_length=64, max_predictions=10, vocabulary_size=8192, steps_per_epoch=500,
+                    eval_split="held_out", checkpoint=None, corpus_sources=list(data.pretraining_corpus.TRAIN_SOURCES))  # fmt: skip
+
+    def datasets(self):
+        from kerasnets.tokenizers import train_wordpiece
+
+        if self.config["checkpoint"]:
+            raise ConfigurationError(f"Recipe {self.recipe.name} pre-trains from scratch; checkpoint=… is for bert-*.")
+        seed = int(self.config["seed"])
+        documents = data.load_pretraining_corpus(
+            "train", sources=tuple(self.config["corpus_sources"]), seed=seed, **self.data_kwargs()
+        )
+        print(f"Learning a {self.config['vocabulary_size']}-token WordPiece vocabulary on the pre-training corpus")
+        segments = documents.map(lambda document: tf.strings.split(document, "\n")).unbatch()
+        self.tokenizer = train_wordpiece(segments, int(self.config["vocabulary_size"]))
+        self.config["vocabulary_size"] = self.tokenizer.vocabulary_size()
+        shape = dict(sequence_length=int(self.config["sequence_length"]),
+                     max_predictions=int(self.config["max_predictions"]), single_segment_documents=True)  # fmt: skip
+        train = data.bert_pretraining_dataset(documents, self.tokenizer, int(self.config["batch_size"]), **shape,
+                                              seed=seed, repeat=True)  # fmt: skip
+        self.held_out = data.bert_pretraining_dataset(
+            data.load_pretraining_corpus("held_out", seed=None, **self.data_kwargs()), self.tokenizer,
+            int(self.config["batch_size"]), **shape, shuffle=False, dynamic_masking=False, seed=seed + 1,
+        )  # fmt: skip
+        return train, self.held_out, None  # epochs of `steps_per_epoch` batches
+
+    def compile(self, model):
+        jit = self.config["jit_compile"]
+        model.compile(
+            optimizer=make_optimizer(self.config, self.model_width()),
+            loss={"mlm_probabilities": "sparse_categorical_crossentropy",
+                  "nsp_probabilities": "sparse_categorical_crossentropy"},
+            weighted_metrics={"mlm_probabilities": ["accuracy"], "nsp_probabilities": ["accuracy"]},
+            jit_compile=bool(self.jit_compile if jit == "auto" else jit),
+        )  # fmt: skip
+
+    def eval_dataset(self):
+        return self.held_out
+
+    def save_outputs(self, output, model):
+        from kerasnets.models.save_pretrained import save_pretrained
+
+        save_pretrained(model, os.path.join(output, "checkpoint"), tokenizer=self.tokenizer)
+
+
 TASKS = {
     "image_classification": ImageClassification,
     "text_classification": TextClassification,
     "language_modeling": LanguageModeling,
     "translation": Translation,
     "bert_pretraining": BertPretrainingThenFineTuning,
+    "masked_lm_pretraining": BertPretraining,
 }

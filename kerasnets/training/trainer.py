@@ -358,6 +358,7 @@ def train(
         plot_history(history_csv, os.path.join(output, "history.png"), recipe.name)
     if save_model:
         save_for_export(output, final, **{k: v for k, v in task.export_options.items() if v is not None})
+    task.save_outputs(output, final)
     files.write_json(os.path.join(output, "metrics.json"), metrics)  # last: its presence means the run finished
     remove_backup()  # only now that every output is written
     return history, metrics

@@ -125,3 +125,45 @@ def test_dynamic_masking_changes_masks_between_epochs_only_when_asked():
     assert not (first == second).all()
     first, second = two_epochs(dynamic=False)
     np.testing.assert_array_equal(first, second)
+
+
+def test_one_segment_documents_are_masked_lm_examples_only_when_asked():
+    documents = tf.data.Dataset.from_tensor_slices(["lone sentence", "first\nsecond\nthird", "another lone one"])
+    triples = list(data.sentence_pairs(documents, seed=0, single_segment_documents=True).as_numpy_iterator())
+    singles = [(a, b) for a, b, label in triples if label == data.NO_PAIR]
+    assert sorted(a for a, _ in singles) == [b"another lone one", b"lone sentence"]
+    assert all(b == b"" for _, b in singles)
+    assert sorted(a for a, _, label in triples if label != data.NO_PAIR) == [b"first", b"second"]
+    # Without the flag one-segment documents give nothing (the earlier behaviour).
+    assert sorted(a for a, _, _ in data.sentence_pairs(documents, seed=0).as_numpy_iterator()) == [b"first", b"second"]
+
+
+def test_one_segment_examples_pack_alone_and_do_not_count_for_nsp():
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(40)]
+    tokenizer = kerasnets.tokenizers.WordPieceTokenizer(vocabulary)
+    lone = ["w1 w2 w3 w4 w5 w6 w7", "w8 w9 w10 w11 w12 w13"]
+    paired = "\n".join(f"w{i} w{i + 1} w{i + 2}" for i in range(20, 34, 3))
+    documents = tf.data.Dataset.from_tensor_slices([*lone, paired])
+    dataset = data.bert_pretraining_dataset(
+        documents, tokenizer, 1, sequence_length=16, max_predictions=4, single_segment_documents=True, seed=0,
+        shuffle=False, mask_rate=0.5,
+    )  # fmt: skip
+    seen_single = seen_pair = 0
+    for inputs, targets, weights in dataset:
+        ids = inputs["token_ids"].numpy()[0]
+        real = ids[inputs["padding_mask"].numpy()[0] == 1]
+        separators = int((real == 3).sum())
+        nsp_weight = float(weights["nsp_probabilities"].numpy()[0])
+        assert real[0] == 2 and real[-1] == 3
+        if separators == 1:  # [CLS] A [SEP]: masked LM only
+            seen_single += 1
+            assert nsp_weight == 0.0 and targets["nsp_probabilities"].numpy()[0] == 0
+            assert not inputs["segment_ids"].numpy().any()
+        else:
+            seen_pair += 1
+            assert separators == 2 and nsp_weight == 1.0
+        # Random replacements and labels stay out of the special ids (all ≤ 4 here).
+        predicted = weights["mlm_probabilities"].numpy()[0] > 0
+        assert (targets["mlm_probabilities"].numpy()[0][predicted] > 4).all()
+        assert (ids[1:-1][ids[1:-1] != 3] != 2).all()
+    assert seen_single == 2 and seen_pair == 4

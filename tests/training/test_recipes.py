@@ -19,6 +19,9 @@ SMALL = {
     "bert_pretraining": dict(train_split="train[:256]", eval_split="validation[:64]", batch_size=32,
                              pretraining_dataset="imdb_reviews", pretraining_split="train[:200]",
                              pretraining_steps=2, pretraining_batch_size=8),
+    "masked_lm_pretraining": dict(corpus_sources=["glue/cola", "tiny_shakespeare"], vocabulary_size=300,
+                                  batch_size=8, steps_per_epoch=2, warmup_steps=1, num_layers=1, hidden_dim=32,
+                                  intermediate_dim=64),
 }  # fmt: skip
 FILES = {"metrics.json", "history.csv", "history.png", "model.keras", "export.json", "logs", "config.json"}
 
@@ -44,7 +47,8 @@ def test_recipe_runs_end_to_end(name, tmp_path):
         assert json.load(handle) == metrics
     assert metrics["steps"] == 2 and metrics["parameters"] > 0 and metrics["wall_seconds"] > 0
     assert np.isfinite(metrics["loss"])
-    expected = {"translation": "bleu", "language_modeling": "perplexity"}.get(recipe.task, "accuracy")
+    expected = {"translation": "bleu", "language_modeling": "perplexity",
+                "masked_lm_pretraining": "mlm_probabilities_accuracy"}.get(recipe.task, "accuracy")  # fmt: skip
     assert expected in metrics
     if recipe.task == "translation":  # greedy BLEU twice (normalized, sacreBLEU on raw text), beam search
         assert 0.0 <= metrics["bleu"] <= 100.0 and 0.0 <= metrics["sacrebleu"] <= 100.0

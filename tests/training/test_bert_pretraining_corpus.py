@@ -1,0 +1,58 @@
+"""`bert_pretraining-corpus` writes a checkpoint the bert-* recipes fine-tune, from it or from scratch."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kerasnets.models import from_pretrained
+from kerasnets.training import train
+from kerasnets.training.errors import ConfigurationError
+from tests.data import data_root_or_skip, tfds_dir
+
+TINY = dict(corpus_sources=["glue/cola", "tiny_shakespeare"], vocabulary_size=400, batch_size=8, steps_per_epoch=2,
+            warmup_steps=1, num_layers=1, hidden_dim=32, num_heads=2, intermediate_dim=64)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pretrained_run(tmp_path_factory):
+    data_root_or_skip("glue")
+    data_root_or_skip("imdb")
+    data_root_or_skip("tiny_shakespeare/input.txt")
+    run = tmp_path_factory.mktemp("pretraining")
+    _, metrics = train("bert_pretraining-corpus", steps=4, overrides=dict(TINY, data_dir=tfds_dir()), output=str(run),
+                       verbose=0)  # fmt: skip
+    return run, metrics
+
+
+def test_the_run_scores_held_out_text_and_writes_a_huggingface_checkpoint(pretrained_run):
+    run, metrics = pretrained_run
+    assert metrics["steps"] == 4
+    assert 0.0 <= metrics["mlm_probabilities_accuracy"] <= 1.0 and 0.0 <= metrics["nsp_probabilities_accuracy"] <= 1.0
+    config = json.loads((run / "checkpoint" / "config.json").read_text())
+    assert config["model_type"] == "bert" and config["num_hidden_layers"] == 1 and config["hidden_size"] == 32
+    vocabulary = (run / "checkpoint" / "vocab.txt").read_text().splitlines()
+    assert len(vocabulary) == config["vocab_size"] <= 400 and vocabulary[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                                                 "[MASK]"]  # fmt: skip
+    assert from_pretrained(str(run / "checkpoint"), head="pretraining").count_params() == metrics["parameters"]
+
+
+@pytest.mark.parametrize("weights", [True, False])
+def test_bert_recipes_fine_tune_it_or_its_architecture_from_scratch(pretrained_run, tmp_path, weights):
+    run, _ = pretrained_run
+    checkpoint = str(run / "checkpoint")
+    overrides = dict(checkpoint=checkpoint, checkpoint_weights=weights, train_split="train[:64]",
+                     eval_split="validation[:32]", learning_rate=1e-12, data_dir=tfds_dir())  # fmt: skip
+    train("bert-cola", steps=1, overrides=overrides, output=str(tmp_path), verbose=0)
+    import keras
+
+    tuned = keras.saving.load_model(str(tmp_path / "model.keras"))
+    table = np.asarray(tuned.backbone.token_embedding.embeddings)
+    stored = np.asarray(from_pretrained(checkpoint).token_embedding.embeddings)
+    assert table.shape == stored.shape  # the checkpoint's vocabulary and width either way
+    assert np.allclose(table, stored, atol=1e-6) == weights  # one step of 1e-12 moves nothing
+
+
+def test_it_refuses_a_checkpoint_to_start_from(tmp_path):
+    with pytest.raises(ConfigurationError, match="pre-trains from scratch"):
+        train("bert_pretraining-corpus", steps=1, overrides=dict(TINY, checkpoint=str(tmp_path)), output=str(tmp_path))
