@@ -44,6 +44,7 @@ from kerasnets.models.bert import BertBackbone, BertClassifier, BertPretrainer  
 from kerasnets.models.causal_lm import CausalLM  # noqa: E402
 from kerasnets.models.gpt import GPTBackbone, GPTCausalLM  # noqa: E402
 from kerasnets.models.pretrained import checkpoint_files, from_pretrained, load_pretrained_weights  # noqa: E402
+from kerasnets.models.save_pretrained import save_pretrained  # noqa: E402
 from kerasnets.models.rnn_language_model import RNNLanguageModel  # noqa: E402
 from kerasnets.models.seq2seq import RNNSeq2Seq  # noqa: E402
 from kerasnets.models.seq2seq_lm import Seq2SeqLM  # noqa: E402

@@ -7,14 +7,80 @@ config file for all of them, listens on a free port (port 0) and runs in a
 background thread of the test process.
 """
 
+import contextlib
 import os
+import queue
+import re
 import shutil
+import subprocess
+import sys
+import threading
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REST_STARTUP_LINE = re.compile(r"Exporting HTTP/REST API at:localhost:(\d+) \.\.\.")
+GRPC_STARTUP_LINE = re.compile(r"Running gRPC ModelServer at 127\.0\.0\.1:(\d+) \.\.\.")
+
+
+class ServedProcess:
+    """A `kerasnets serve` subprocess: `process`, the ports of its startup lines, and its output."""
+
+    def __init__(self, process, lines, seen, reader):
+        self.process, self._lines, self._seen, self._reader = process, lines, seen, reader
+        self.rest_port = self.grpc_port = None
+
+    def wait_for_startup(self, timeout):
+        deadline = time.monotonic() + timeout
+        while self.rest_port is None and time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=1)
+            except queue.Empty:
+                assert self.process.poll() is None, "the server exited"
+                continue
+            for pattern, name in ((GRPC_STARTUP_LINE, "grpc_port"), (REST_STARTUP_LINE, "rest_port")):
+                match = pattern.search(line)
+                if match:
+                    setattr(self, name, int(match.group(1)))
+        assert self.rest_port, "no 'Exporting HTTP/REST API at:localhost:PORT ...' line"
+
+    def output(self):
+        """Every line printed so far (all of them once the process has ended)."""
+        self._reader.join(timeout=10)
+        return list(self._seen)
+
+
+@contextlib.contextmanager
+def serve_subprocess(arguments, timeout=90):
+    """`python -m kerasnets serve ARGUMENTS` until its REST startup line; killed at the end if still running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kerasnets", "serve", *arguments], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT},
+    )  # fmt: skip
+    lines, seen = queue.Queue(), []
+
+    def read():
+        for line in process.stdout:
+            seen.append(line)
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    served = ServedProcess(process, lines, seen, reader)
+    try:
+        served.wait_for_startup(timeout)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
 
 
 # --------------------------------------------------------------------------

@@ -1,20 +1,14 @@
 """`kerasnets serve`: tensorflow_model_server's flags, refusals by name, startup errors, clean shutdown."""
 
 import argparse
-import os
-import queue
-import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 import requests
 
 from kerasnets.serving import cli
+from tests.serving.conftest import serve_subprocess
 
 
 def parse(argv):
@@ -130,45 +124,16 @@ def _grpc_latest_version(port, name):
 
 
 def test_serves_until_sigterm(saved_models):
-    """The real command in a subprocess: TF Serving's startup line, a request, then a clean SIGTERM stop."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kerasnets.serving.cli", "--model_name=half",
-         f"--model_base_path={saved_models['half']}", "--rest_api_port=0", "--port=0",
-         "--file_system_poll_wait_seconds=0"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    lines = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
-    reader.start()
-    try:
-        port = grpc_port = None
-        deadline = time.monotonic() + 60
-        while port is None and time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                assert process.poll() is None, "the server exited"
-                continue
-            match = re.search(r"Running gRPC ModelServer at 127\.0\.0\.1:(\d+) \.\.\.", line)
-            grpc_port = int(match.group(1)) if match else grpc_port
-            match = re.search(r"Exporting HTTP/REST API at:localhost:(\d+) \.\.\.", line)
-            port = int(match.group(1)) if match else None
-        assert port, "no 'Exporting HTTP/REST API at:localhost:PORT ...' line"
+    """The real command in a subprocess: TF Serving's startup lines, a request, then a clean SIGTERM stop."""
+    with serve_subprocess(["--model_name=half", f"--model_base_path={saved_models['half']}", "--rest_api_port=0",
+                           "--port=0", "--file_system_poll_wait_seconds=0"], timeout=60) as served:  # fmt: skip
+        port, grpc_port = served.rest_port, served.grpc_port
         assert grpc_port and grpc_port != port, "no 'Running gRPC ModelServer at 127.0.0.1:PORT ...' line"
         status = requests.get(f"http://127.0.0.1:{port}/v1/models/half", timeout=10).json()
         assert status["model_version_status"][0]["version"] == "2"
         assert _grpc_latest_version(grpc_port, "half") == 2
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    reader.join(timeout=10)
-    rest = []
-    while not lines.empty():
-        rest.append(lines.get())
-    assert any("Server stopped." in line for line in rest)
-    assert not any("Traceback" in line for line in rest)
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=30) == 0
+    output = served.output()
+    assert any("Server stopped." in line for line in output)
+    assert not any("Traceback" in line for line in output)

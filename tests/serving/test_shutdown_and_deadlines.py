@@ -2,11 +2,7 @@
 and requests whose deadline passed while queued are never started."""
 
 import os
-import queue
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -18,6 +14,7 @@ from kerasnets.export import export_model
 from kerasnets.models import rnn_language_model
 from kerasnets.serving import server as server_module
 from kerasnets.serving.model_manager import single_model_config
+from tests.serving.conftest import serve_subprocess
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
 
@@ -41,25 +38,9 @@ def generate_body(max_new_tokens):
 
 
 def test_sigterm_exits_within_seconds_during_inference(slow_model):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kerasnets", "serve", "--model_name=lm", f"--model_base_path={slow_model}",
-         "--rest_api_port=0", "--port=0", "--file_system_poll_wait_seconds=0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT},
-    )  # fmt: skip
-    lines = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
-    reader.start()
-    try:
-        port, deadline = None, time.monotonic() + 90
-        while port is None and time.monotonic() < deadline:
-            try:
-                match = re.search(r"Exporting HTTP/REST API at:localhost:(\d+) \.\.\.", lines.get(timeout=1))
-                port = int(match.group(1)) if match else None
-            except queue.Empty:
-                assert process.poll() is None, "the server exited"
-        assert port, "no 'Exporting HTTP/REST API at:localhost:PORT ...' line"
-        url = f"http://127.0.0.1:{port}/v1/models/lm:predict"
+    with serve_subprocess(["--model_name=lm", f"--model_base_path={slow_model}", "--rest_api_port=0", "--port=0",
+                           "--file_system_poll_wait_seconds=0"]) as served:  # fmt: skip
+        url = f"http://127.0.0.1:{served.rest_port}/v1/models/lm:predict"
         # A short generation works, so the long one below is a real, running TF call.
         assert requests.post(url, json=generate_body(3), timeout=60).status_code == 200
         answers = []
@@ -70,22 +51,15 @@ def test_sigterm_exits_within_seconds_during_inference(slow_model):
         time.sleep(2.0)
         assert client.is_alive() and not answers, "the long generation should still be running"
         sent = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
+        served.process.send_signal(signal.SIGTERM)
+        code = served.process.wait(timeout=30)
         elapsed = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    reader.join(timeout=10)
-    rest = []
-    while not lines.empty():
-        rest.append(lines.get())
+    output = served.output()
     print(f"SIGTERM -> exit in {elapsed:.2f} s")
     assert code == 0
     assert elapsed < 5.0, f"took {elapsed:.1f} s to exit"
-    assert any("Server stopped." in line for line in rest)
-    assert not any("Traceback" in line for line in rest)
+    assert any("Server stopped." in line for line in output)
+    assert not any("Traceback" in line for line in output)
 
 
 def _post_or_error(url, body):
