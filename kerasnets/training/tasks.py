@@ -463,6 +463,17 @@ class BertPretrainingThenFineTuning(TextClassification):
         return models.BertClassifier(pretrainer.backbone, num_classes=options.get("num_classes", 2))
 
 
+def most_frequent_target_rate(dataset):
+    """The MLM accuracy of always predicting the most frequent masked token: the baseline to beat."""
+    counts = {}
+    for _, targets, weights in dataset:
+        chosen = targets["mlm_probabilities"].numpy()[weights["mlm_probabilities"].numpy() > 0]
+        for token, count in zip(*np.unique(chosen, return_counts=True)):
+            counts[token] = counts.get(token, 0) + int(count)
+    total = sum(counts.values())
+    return max(counts.values()) / total if total else 0.0
+
+
 class BertPretraining(Task):
     """MLM + NSP pre-training of a BERT on the unlabelled corpus (`data.load_pretraining_corpus`),
     written as a Hugging Face checkpoint directory `<run>/checkpoint` that the `bert-*` recipes
@@ -513,6 +524,11 @@ class BertPretraining(Task):
 
     def eval_dataset(self):
         return self.held_out
+
+    def evaluate(self, model):
+        results = super().evaluate(model)
+        results["mlm_most_frequent_token_accuracy"] = most_frequent_target_rate(self.held_out)
+        return results
 
     def save_outputs(self, output, model):
         from kerasnets.models.save_pretrained import save_pretrained

@@ -29,6 +29,7 @@ def test_the_run_scores_held_out_text_and_writes_a_huggingface_checkpoint(pretra
     run, metrics = pretrained_run
     assert metrics["steps"] == 4
     assert 0.0 <= metrics["mlm_probabilities_accuracy"] <= 1.0 and 0.0 <= metrics["nsp_probabilities_accuracy"] <= 1.0
+    assert 0.0 < metrics["mlm_most_frequent_token_accuracy"] < 0.5
     config = json.loads((run / "checkpoint" / "config.json").read_text())
     assert config["model_type"] == "bert" and config["num_hidden_layers"] == 1 and config["hidden_size"] == 32
     vocabulary = (run / "checkpoint" / "vocab.txt").read_text().splitlines()
@@ -56,3 +57,14 @@ def test_bert_recipes_fine_tune_it_or_its_architecture_from_scratch(pretrained_r
 def test_it_refuses_a_checkpoint_to_start_from(tmp_path):
     with pytest.raises(ConfigurationError, match="pre-trains from scratch"):
         train("bert_pretraining-corpus", steps=1, overrides=dict(TINY, checkpoint=str(tmp_path)), output=str(tmp_path))
+
+
+def test_most_frequent_target_rate_counts_only_real_predictions():
+    import tensorflow as tf
+
+    from kerasnets.training.tasks import most_frequent_target_rate
+
+    targets = {"mlm_probabilities": tf.constant([[7, 7, 9, 0], [9, 7, 5, 5]])}
+    weights = {"mlm_probabilities": tf.constant([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])}
+    batches = tf.data.Dataset.from_tensors(({}, targets, weights))
+    assert most_frequent_target_rate(batches) == 3 / 5  # token 7, three of the five weighted slots; padding 0 ignored
