@@ -8,6 +8,7 @@ Windows): a reader sees the old file or the new one, never half of one.
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 
@@ -55,6 +56,33 @@ def replacing(path):
     finally:
         if os.path.exists(staging):
             os.remove(staging)
+
+
+@contextlib.contextmanager
+def replacing_directory(path):
+    """`with replacing_directory(path) as staging: write files into staging`; then `path` is
+    replaced as a whole (a directory already there, and anything in it, goes). If the block
+    fails, `path` is left as it was and the staging directory removed. Two renames, so a kill
+    between them leaves the previous directory under a `.NAME.previous-*` name beside it."""
+    path = os.path.abspath(os.fspath(path))
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent)
+    try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; give it what mkdir would
+        yield staging
+        previous = None
+        if os.path.exists(path):
+            previous = tempfile.mkdtemp(prefix=f".{name}.previous-", dir=parent)
+            os.rmdir(previous)
+            os.rename(path, previous)
+        os.rename(staging, path)
+        _fsync_directory(parent)
+        if previous:
+            shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(path, text):

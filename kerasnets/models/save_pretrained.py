@@ -18,12 +18,10 @@ inverse of the reader's mapping (`pretrained._plan_hf_bert`), for hidden size d,
 
 The MLM decoder is tied to the token embedding, so, as transformers does, it is not stored
 twice. The directory is built under a temporary name beside `directory` and renamed into
-place: a kill leaves either the previous directory or the new one, never a mix.
+place (`files.replacing_directory`): a kill never leaves a mix of the two.
 """
 
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
@@ -152,25 +150,9 @@ def save_pretrained(model, directory, tokenizer=None):
             raise ValueError(
                 f"The tokenizer has {tokenizer.vocabulary_size()} tokens, the model {config['vocab_size']}."
             )
-    directory = os.path.abspath(os.fspath(directory))
-    parent, name = os.path.split(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent)
-    try:
-        os.chmod(staging, 0o777 & ~files._umask())
+    with files.replacing_directory(directory) as staging:
         save_file(bert_tensors(model), os.path.join(staging, "model.safetensors"), metadata={"format": "pt"})
         files.write_json(os.path.join(staging, "config.json"), config)
         if tokenizer is not None:
             _tokenizer_files(staging, tokenizer, config["max_position_embeddings"])
-        previous = None
-        if os.path.exists(directory):
-            previous = tempfile.mkdtemp(prefix=f".{name}.previous-", dir=parent)
-            os.rmdir(previous)
-            os.rename(directory, previous)
-        os.rename(staging, directory)
-        if previous:
-            shutil.rmtree(previous, ignore_errors=True)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging, ignore_errors=True)
-    return directory
+    return os.path.abspath(os.fspath(directory))

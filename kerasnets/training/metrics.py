@@ -37,3 +37,14 @@ def corpus_bleu(hypotheses, references):
     import sacrebleu
 
     return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+
+
+def most_frequent_target_rate(dataset):
+    """The MLM accuracy of always predicting the most frequent masked token: the baseline to beat."""
+    counts = {}
+    for _, targets, weights in dataset:
+        chosen = targets["mlm_probabilities"].numpy()[weights["mlm_probabilities"].numpy() > 0]
+        for token, count in zip(*np.unique(chosen, return_counts=True)):
+            counts[token] = counts.get(token, 0) + int(count)
+    total = sum(counts.values())
+    return max(counts.values()) / total if total else 0.0

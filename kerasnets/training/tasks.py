@@ -51,6 +51,9 @@ COMMON_DEFAULTS = dict(
 
 
 RECURRENT_BUILDERS = ("rnn_classifier", "rnn_language_model", "seq2seq")
+# BertPretrainer's two outputs (`data.bert_pretraining_dataset`'s targets).
+PRETRAINING_LOSSES = {"mlm_probabilities": "sparse_categorical_crossentropy",
+                      "nsp_probabilities": "sparse_categorical_crossentropy"}  # fmt: skip
 
 
 def make_optimizer(config, model_width=None):
@@ -164,11 +167,16 @@ class Task:
             optimizer=make_optimizer(self.config, self.model_width()),
             loss=self.loss(),
             metrics=self.metrics(),
+            weighted_metrics=self.weighted_metrics(),
             jit_compile=bool(jit),
         )
 
     def metrics(self):
         return ["accuracy"]
+
+    def weighted_metrics(self):
+        """Metrics weighted by the pipeline's sample weights (None: the pipeline has none)."""
+        return None
 
     def model_width(self):
         return self.config.get("hidden_dim") or self.config.get("units") or 128
@@ -450,8 +458,7 @@ class BertPretrainingThenFineTuning(TextClassification):
         pretrainer = models.build("bert", **dict(options, head="pretraining"))
         pretrainer.compile(
             optimizer=keras.optimizers.AdamW(self.config["pretraining_learning_rate"]),
-            loss={"mlm_probabilities": "sparse_categorical_crossentropy",
-                  "nsp_probabilities": "sparse_categorical_crossentropy"},
+            loss=dict(PRETRAINING_LOSSES),
             metrics={"mlm_probabilities": "accuracy", "nsp_probabilities": "accuracy"},
         )  # fmt: skip
         steps = int(self.config["pretraining_steps"])
@@ -461,17 +468,6 @@ class BertPretrainingThenFineTuning(TextClassification):
             history = pretrainer.fit(self.pretraining, epochs=epochs, steps_per_epoch=math.ceil(steps / epochs))
             self.pretraining_history = history.history
         return models.BertClassifier(pretrainer.backbone, num_classes=options.get("num_classes", 2))
-
-
-def most_frequent_target_rate(dataset):
-    """The MLM accuracy of always predicting the most frequent masked token: the baseline to beat."""
-    counts = {}
-    for _, targets, weights in dataset:
-        chosen = targets["mlm_probabilities"].numpy()[weights["mlm_probabilities"].numpy() > 0]
-        for token, count in zip(*np.unique(chosen, return_counts=True)):
-            counts[token] = counts.get(token, 0) + int(count)
-    total = sum(counts.values())
-    return max(counts.values()) / total if total else 0.0
 
 
 class BertPretraining(Task):
@@ -512,22 +508,21 @@ class BertPretraining(Task):
         )  # fmt: skip
         return train, self.held_out, None  # epochs of `steps_per_epoch` batches
 
-    def compile(self, model):
-        jit = self.config["jit_compile"]
-        model.compile(
-            optimizer=make_optimizer(self.config, self.model_width()),
-            loss={"mlm_probabilities": "sparse_categorical_crossentropy",
-                  "nsp_probabilities": "sparse_categorical_crossentropy"},
-            weighted_metrics={"mlm_probabilities": ["accuracy"], "nsp_probabilities": ["accuracy"]},
-            jit_compile=bool(self.jit_compile if jit == "auto" else jit),
-        )  # fmt: skip
+    def loss(self):
+        return dict(PRETRAINING_LOSSES)
+
+    def metrics(self):
+        return None
+
+    def weighted_metrics(self):  # padding slots and one-segment examples carry weight 0
+        return {"mlm_probabilities": ["accuracy"], "nsp_probabilities": ["accuracy"]}
 
     def eval_dataset(self):
         return self.held_out
 
     def evaluate(self, model):
         results = super().evaluate(model)
-        results["mlm_most_frequent_token_accuracy"] = most_frequent_target_rate(self.held_out)
+        results["mlm_most_frequent_token_accuracy"] = extra_metrics.most_frequent_target_rate(self.held_out)
         return results
 
     def save_outputs(self, output, model):

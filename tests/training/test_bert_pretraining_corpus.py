@@ -62,7 +62,7 @@ def test_it_refuses_a_checkpoint_to_start_from(tmp_path):
 def test_most_frequent_target_rate_counts_only_real_predictions():
     import tensorflow as tf
 
-    from kerasnets.training.tasks import most_frequent_target_rate
+    from kerasnets.training.metrics import most_frequent_target_rate
 
     targets = {"mlm_probabilities": tf.constant([[7, 7, 9, 0], [9, 7, 5, 5]])}
     weights = {"mlm_probabilities": tf.constant([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])}
