@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 
 def _fsync_directory(directory):
@@ -58,15 +59,58 @@ def replacing(path):
             os.remove(staging)
 
 
+# A staging directory untouched this long belongs to a writer that was killed.
+STALE_STAGING_SECONDS = 10 * 60
+
+
+def _leftovers(parent, name, kind):
+    prefix = f".{name}.{kind}-"
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return []
+    return sorted(os.path.join(parent, entry) for entry in entries if entry.startswith(prefix))
+
+
+def recover_directory(path, now=None):
+    """Undoes what a killed `replacing_directory` left beside `path`.
+
+    A kill between its two renames leaves no `path` and the previous directory as
+    `.NAME.previous-*`: that is renamed back. Once `path` exists, older `.NAME.previous-*`
+    copies are removed, and so are `.NAME.partial-*` staging directories not modified for
+    `STALE_STAGING_SECONDS` (a live writer keeps touching its own). Returns the paths removed.
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent, name = os.path.split(path)
+    previous = _leftovers(parent, name, "previous")
+    if previous and not os.path.exists(path):
+        newest = max(previous, key=os.path.getmtime)
+        os.rename(newest, path)
+        previous.remove(newest)
+    now = time.time() if now is None else now
+    stale = []
+    for staging in _leftovers(parent, name, "partial"):
+        try:
+            if now - os.path.getmtime(staging) >= STALE_STAGING_SECONDS:
+                stale.append(staging)
+        except OSError:  # removed meanwhile
+            pass
+    for leftover in previous + stale:
+        shutil.rmtree(leftover, ignore_errors=True)
+    return previous + stale
+
+
 @contextlib.contextmanager
 def replacing_directory(path):
     """`with replacing_directory(path) as staging: write files into staging`; then `path` is
     replaced as a whole (a directory already there, and anything in it, goes). If the block
-    fails, `path` is left as it was and the staging directory removed. Two renames, so a kill
-    between them leaves the previous directory under a `.NAME.previous-*` name beside it."""
+    fails, `path` is left as it was and the staging directory removed. Two renames: a kill
+    between them leaves the previous directory as `.NAME.previous-*`, which the next call
+    puts back first (`recover_directory`)."""
     path = os.path.abspath(os.fspath(path))
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
+    recover_directory(path)
     staging = tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent)
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; give it what mkdir would
