@@ -62,6 +62,9 @@ _NUMBER_RANGES = {  # name: (lowest, highest, lowest included)
     "learning_rate": (0.0, None, False),
     "pretraining_learning_rate": (0.0, None, False),
     "weight_decay": (0.0, None, True),
+    "beta_2": (0.0, 1.0, True),
+    "global_clipnorm": (0.0, None, True),
+    "min_learning_rate": (0.0, None, True),
     "dropout": (0.0, 1.0, True),
     "max_norm": (0.0, None, False),
 }

@@ -1,7 +1,6 @@
 """The training loop's records: resuming an interrupted run, time limits, settings, schedule, metrics."""
 
 import csv
-import json
 import math
 
 import keras
@@ -11,6 +10,7 @@ import pytest
 from kerasnets.cli import main
 from kerasnets.training import TransformerSchedule, binary_f1, matthews_correlation, perplexity, train
 from kerasnets.training.trainer import TimeLimit
+from kerasnets.training.errors import ConfigurationError
 from tests.data import data_root_or_skip, tfds_dir
 
 # 512 images in batches of 64: 8 steps per epoch.
@@ -176,6 +176,44 @@ def test_cosine_schedule_warms_up_then_decays():
     values = [float(lr(step)) for step in (0, 5, 10, 60, 110)]
     np.testing.assert_allclose(values, [0.0, 5e-4, 1e-3, 5e-4, 0.0], atol=1e-9)
     assert schedule is not None
+
+
+def test_cosine_to_a_floor_follows_nanogpts_schedule():
+    from kerasnets.training.tasks import COMMON_DEFAULTS, make_optimizer
+
+    peak, floor, warmup, total = 1e-3, 1e-4, 100, 2000
+    config = dict(COMMON_DEFAULTS, optimizer="adamw", schedule="cosine", learning_rate=peak, warmup_steps=warmup,
+                  min_learning_rate=floor, total_steps=total)  # fmt: skip
+    lr = make_optimizer(config)._learning_rate
+
+    def nanogpt(it):  # nanoGPT train.py get_lr, past the warm-up
+        coefficient = 0.5 * (1.0 + math.cos(math.pi * (it - warmup) / (total - warmup)))
+        return floor + coefficient * (peak - floor)
+
+    steps = (100, 101, 500, 1000, 1500, 1999, 2000, 2500)
+    np.testing.assert_allclose([float(lr(s)) for s in steps], [nanogpt(min(s, total)) for s in steps], rtol=1e-5)
+    assert 0.0 <= float(lr(50)) <= peak / 2 * 1.02  # linear warm-up from 0
+    with pytest.raises(ConfigurationError, match="min_learning_rate"):
+        make_optimizer(dict(config, min_learning_rate=2e-3))
+
+
+def test_weight_decay_matrices_only_leaves_biases_and_norms_alone():
+    from kerasnets.training.tasks import COMMON_DEFAULTS, make_optimizer
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.LayerNormalization()])
+    config = dict(COMMON_DEFAULTS, optimizer="adamw", learning_rate=0.1, weight_decay=0.5, beta_2=0.99,
+                  global_clipnorm=1.0)  # fmt: skip
+    for only_matrices in (False, True):
+        for v in model.trainable_variables:
+            v.assign(np.ones(v.shape, "float32"))
+        optimizer = make_optimizer(dict(config, weight_decay_matrices_only=only_matrices), None,
+                                   model.trainable_variables)  # fmt: skip
+        assert optimizer.beta_2 == 0.99 and optimizer.global_clipnorm == 1.0
+        # zero gradients: Adam's step is 0, so only the decay, w ← w (1 - lr · wd), moves a weight
+        optimizer.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in model.trainable_variables])
+        for v in model.trainable_variables:
+            decayed = len(v.shape) == 2 or not only_matrices
+            np.testing.assert_allclose(v.numpy(), 0.95 if decayed else 1.0, rtol=1e-6)
 
 
 def test_exporting_a_truncated_model_file_says_so(tmp_path, capsys):
