@@ -68,12 +68,15 @@ _ITERATION = re.compile(r"iter (\d+): loss [0-9.]+, time ([0-9.]+)ms")
 
 def prepare_nanogpt(checkout, work):
     """A copy of the nanoGPT checkout under `work`, its shakespeare_char data built from our input.txt."""
-    from kerasnets.data.locations import find_data_root
+    from kerasnets.data.locations import data_root
+
+    if data_root() is None:
+        raise SystemExit("no data root with tiny_shakespeare/input.txt (set KERASNETS_DATA_DIR or put ../shared/data beside the checkout)")
 
     copy = os.path.join(work, "nanoGPT")
     shutil.copytree(checkout, copy, ignore=shutil.ignore_patterns(".git", "out*"))
     data = os.path.join(copy, "data", "shakespeare_char")
-    shutil.copy(os.path.join(find_data_root(), "tiny_shakespeare", "input.txt"), os.path.join(data, "input.txt"))
+    shutil.copy(os.path.join(data_root(), "tiny_shakespeare", "input.txt"), os.path.join(data, "input.txt"))
     subprocess.run([sys.executable, "prepare.py"], cwd=data, check=True, stdout=subprocess.DEVNULL)
     return copy
 
