@@ -71,7 +71,7 @@ def prepare_nanogpt(checkout, work):
     from kerasnets.data.locations import data_root
 
     if data_root() is None:
-        raise SystemExit("no data root with tiny_shakespeare/input.txt (set KERASNETS_DATA_DIR or put ../shared/data beside the checkout)")
+        raise SystemExit("no data root with tiny_shakespeare/input.txt: set KERASNETS_DATA_DIR")
 
     copy = os.path.join(work, "nanoGPT")
     shutil.copytree(checkout, copy, ignore=shutil.ignore_patterns(".git", "out*"))
