@@ -91,7 +91,7 @@ def run_nanogpt(copy, work, round_index):
         raise SystemExit(f"nanoGPT failed:\n{completed.stderr[-2000:]}")
     final = _FINAL.search(completed.stdout)
     if final is None:
-        raise SystemExit(f"nanoGPT printed no 'step {STEPS}: train loss …, val loss …' line:\n{completed.stdout[-2000:]}")
+        raise SystemExit(f"nanoGPT printed no final 'step {STEPS}: … val loss …' line:\n{completed.stdout[-2000:]}")
     # nanoGPT times each step; the evaluation steps (every 250) include its 40 evaluation batches
     times = [float(ms) for it, ms in _ITERATION.findall(completed.stdout) if int(it) > 10 and int(it) % 250]
     return {"val_loss": float(final.group(2)), "train_loss": float(final.group(1)), "wall_seconds": round(wall, 1),
