@@ -121,6 +121,7 @@ def median_of(rounds, key):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nanogpt", required=True, help="a checkout of github.com/karpathy/nanoGPT")
+    parser.add_argument("--commit", help="the checkout's nanoGPT commit, where it is not a git clone")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--results", default=RESULTS)
     args = parser.parse_args()
@@ -142,7 +143,7 @@ def main():
         "machine": f"{cpu_model('unknown CPU')}, {os.cpu_count()} cores, no GPU",
         "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
-        "nanogpt_commit": commit.stdout.strip() or None,
+        "nanogpt_commit": commit.stdout.strip() or args.commit,
         "rounds": rounds,
         "median": {arm: {key: median_of(values, key) for key in values[0]} for arm, values in rounds.items()},
     }
