@@ -4,6 +4,7 @@
     python benchmarks/train_all.py --only gpt-nanogpt_config lenet5-fashion_mnist
     python benchmarks/train_all.py --table-only          # rewrite the table from benchmarks/results.json
     python benchmarks/train_all.py --figure-only         # redraw docs/learning_curves.png from the runs
+                                                         # (a full run redraws it; --only does not)
 
 Each row runs `kerasnets train` in its own process, bounded by its minutes
 (`--max-minutes`: training stops there and the model is evaluated as it is),
@@ -235,7 +236,8 @@ def main():
             results["date"] = datetime.date.today().isoformat()
             files.write_json(RESULTS, results)
             write_table(results)
-        draw_figure(results, args.output_root)
+        if not args.only:  # a partial run has only its own rows' curves under --output-root
+            draw_figure(results, args.output_root)
     write_table(results)
 
 
