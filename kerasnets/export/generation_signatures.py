@@ -251,8 +251,12 @@ def add_generation_signatures(
             token_ids = token_ids[:, :source_limit]
             lengths = tf.minimum(lengths, source_limit)
         lengths = _check_lengths(lengths, text_name if text_in else "row of token_ids")
+        # The prompt too waits for the check: else the prefill can slice the position table first
+        # and answer with its own error instead of this one.
         with tf.control_dependencies(check_context(lengths, max_new_tokens)):
             max_new_tokens = tf.identity(max_new_tokens)
+            token_ids = tf.identity(token_ids)
+            lengths = tf.identity(lengths)
         count = tf.reduce_max(tf.concat([max_new_tokens, [0]], axis=0))
         if sampler == "top_k":
             check = tf.debugging.assert_positive(inputs["temperature"], message="temperature must be > 0")
