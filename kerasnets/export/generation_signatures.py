@@ -251,9 +251,9 @@ def add_generation_signatures(
             token_ids = token_ids[:, :source_limit]
             lengths = tf.minimum(lengths, source_limit)
         lengths = _check_lengths(lengths, text_name if text_in else "row of token_ids")
-        # The prompt too waits for the check: else the prefill can slice the position table first
-        # and answer with its own error instead of this one.
-        with tf.control_dependencies(check_context(lengths, max_new_tokens)):
+        # The prompt waits for both prompt checks (lengths, context): else the prefill can run
+        # first and answer with its own error (a position slice past the table) instead of theirs.
+        with tf.control_dependencies([lengths, *check_context(lengths, max_new_tokens)]):
             max_new_tokens = tf.identity(max_new_tokens)
             token_ids = tf.identity(token_ids)
             lengths = tf.identity(lengths)
