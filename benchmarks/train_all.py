@@ -53,7 +53,7 @@ ROWS = [
     ("text_cnn-sst2", "text_cnn-sst2", 4, [], None),
     ("text_cnn-imdb", "text_cnn-imdb", 4, [], None),  # early stopping runs one epoch past the best
     ("rnn_classifier-sst2", "rnn_classifier-sst2", 4, [], None),
-    ("rnn_classifier-imdb", "rnn_classifier-imdb", 4, [], None),
+    ("rnn_classifier-imdb", "rnn_classifier-imdb", 4, [], None),  # early stopping, as text_cnn-imdb
     ("bert-sst2", "bert-sst2", 4, [], None),
     ("bert-imdb", "bert-imdb", 3, [], None),
     ("bert-mrpc", "bert-mrpc", 2, [], None),

@@ -51,6 +51,7 @@ def text_classification_dataset(
     batch_size=32,
     *,
     sequence_length=128,
+    truncation_side="right",
     bert_inputs=False,
     label_feature="label",
     input_name=None,
@@ -65,6 +66,9 @@ def text_classification_dataset(
 
     * `bert_inputs=False` (one text feature): inputs are token ids int32
       `(B, sequence_length)` (0-padded, truncated), or `{input_name: ids}`.
+      `truncation_side="left"` keeps a long text's last `sequence_length`
+      tokens instead of its first (Hugging Face's `truncation_side`; Keras'
+      `pad_sequences(truncating="pre")`): a review's verdict is often at its end.
     * `bert_inputs=True`: inputs are {"token_ids", "segment_ids",
       "padding_mask"} int32 `(B, sequence_length)` for `[CLS] a [SEP]` or
       `[CLS] a [SEP] b [SEP]` (the tokenizer needs "[CLS]" and "[SEP]").
@@ -72,6 +76,10 @@ def text_classification_dataset(
     Labels are int32 `(B,)` (-1 on GLUE's unlabelled test splits).
     """
     text_features = tuple(text_features)
+    if truncation_side not in ("right", "left"):
+        raise ValueError(f"truncation_side must be 'right' or 'left', got {truncation_side!r}.")
+    if bert_inputs and truncation_side != "right":
+        raise ValueError("truncation_side='left' is for token-id inputs; BERT inputs are truncated on the right.")
     if bert_inputs:
         specials = tokenizer.special_token_ids
         if "[CLS]" not in specials or "[SEP]" not in specials:
@@ -86,6 +94,10 @@ def text_classification_dataset(
         if bert_inputs:
             ids = [tokenizer.tokenize_ragged(t) for t in texts]
             inputs = pack_bert_inputs(*ids, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id)
+        elif truncation_side == "left":
+            ids = tokenizer.tokenize_ragged(texts[0])[-sequence_length:]
+            inputs = tf.pad(ids, [[0, sequence_length - tf.shape(ids)[0]]])
+            inputs = tf.ensure_shape(inputs, [sequence_length])
         else:
             inputs = tokenizer.tokenize(texts[0], sequence_length=sequence_length)
             inputs = {input_name: inputs} if input_name else inputs
@@ -110,6 +122,7 @@ def load_text_classification(
     batch_size=32,
     *,
     sequence_length=128,
+    truncation_side="right",
     tokenizer=None,
     max_tokens=20_000,
     tokenizer_split="train",
@@ -134,6 +147,8 @@ def load_text_classification(
         batch_size: Batch size.
         sequence_length: Tokens per example (padded / truncated; BERT inputs
             include [CLS] and [SEP]).
+        truncation_side: "right" keeps a long text's first tokens, "left"
+            its last (token-id inputs only).
         tokenizer: A `WordTokenizer`; None: one adapted on `tokenizer_split`
             (with `max_tokens`, and the BERT special tokens when
             `bert_inputs`). Pass the train tokenizer for other splits.
@@ -161,6 +176,7 @@ def load_text_classification(
         features,
         batch_size,
         sequence_length=sequence_length,
+        truncation_side=truncation_side,
         bert_inputs=bert_inputs,
         input_name=input_name,
         shuffle=shuffle,

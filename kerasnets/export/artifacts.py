@@ -4,7 +4,7 @@ Training writes a directory
 
     runs/lenet5-fashion_mnist/
         model.keras      the trained model (reloads with no custom_objects)
-        export.json      {"class_names": [...], "sequence_length": 128,
+        export.json      {"class_names": [...], "sequence_length": 128, "truncation_side": "left",
                           "tokenizer": <serialized Keras layer>, "generation": {...}}
 
 and `kerasnets export runs/lenet5-fashion_mnist --name lenet5` turns it into a
@@ -28,7 +28,15 @@ _TOKENIZER_KEYS = ("tokenizer", "source_tokenizer", "target_tokenizer")
 
 
 def save_for_export(
-    directory, model, *, class_names=None, tokenizer=None, sequence_length=None, text_pair=False, generation=None
+    directory,
+    model,
+    *,
+    class_names=None,
+    tokenizer=None,
+    sequence_length=None,
+    truncation_side="right",
+    text_pair=False,
+    generation=None,
 ):
     """Saves `model` and the options its export needs into `directory`."""
     os.makedirs(directory, exist_ok=True)
@@ -41,6 +49,8 @@ def save_for_export(
         options["tokenizer"] = keras.saving.serialize_keras_object(tokenizer)
     if sequence_length is not None:
         options["sequence_length"] = int(sequence_length)
+    if truncation_side != "right":
+        options["truncation_side"] = truncation_side
     if text_pair:
         options["text_pair"] = True
     if generation:

@@ -96,7 +96,9 @@ def _bert_text_signatures(archive, model, tokenizer, sequence_length, text_pair,
     return ["serving_default", "classify_text", "classify_text_pair", "predict_token_ids"]
 
 
-def _add_default_signatures(archive, model, class_names, tokenizer, sequence_length, text_pair=False):
+def _add_default_signatures(
+    archive, model, class_names, tokenizer, sequence_length, text_pair=False, truncation_side="right"
+):
     specs = sig.input_specs(model)
     probabilities_name = "probabilities" if "probabilities" in sig.output_names(model) else None
 
@@ -123,6 +125,8 @@ def _add_default_signatures(archive, model, class_names, tokenizer, sequence_len
         tokenizer(tf.constant([""]))  # e.g. an adapted TextVectorization: build it so it can be tracked
     archive.track(tokenizer)
     if _is_bert_model(model):
+        if truncation_side != "right":
+            raise ValueError("truncation_side='left' is for token-id models; BERT inputs are truncated on the right.")
         return _bert_text_signatures(archive, model, tokenizer, sequence_length, text_pair, outputs_for, numeric)
     if text_pair:
         raise ValueError(f"text_pair=True is for BERT models; '{model.name}' takes one text.")
@@ -130,7 +134,7 @@ def _add_default_signatures(archive, model, class_names, tokenizer, sequence_len
 
     def from_text(inputs):
         texts = checked_texts(inputs["text"], DEFAULT_MAX_TEXT_BYTES, "text")
-        token_ids = sig.fit_length(tokenizer(texts), sequence_length, minimum_length)
+        token_ids = sig.fit_length(tokenizer(texts), sequence_length, minimum_length, truncation_side)
         return outputs_for(sig.token_inputs(model, token_ids))
 
     text_spec = {"text": tf.TensorSpec([None], tf.string, name="text")}
@@ -148,6 +152,7 @@ def export_model(
     class_names=None,
     tokenizer=None,
     sequence_length=None,
+    truncation_side="right",
     text_pair=False,
     generation=None,
     update_config=True,
@@ -170,6 +175,8 @@ def export_model(
         sequence_length: Pad/truncate tokenized text to this length (None: the
             longest text of the request, at least the model's minimum; BERT:
             the model's context).
+        truncation_side: "right" keeps a long text's first `sequence_length`
+            tokens, "left" its last (as the model was trained).
         text_pair: BERT models with a tokenizer: `serving_default` takes
             `text` and `text_pair` (sentence pairs, e.g. MRPC) instead of `text`;
             both forms are also served as `classify_text` / `classify_text_pair`.
@@ -194,6 +201,8 @@ def export_model(
         `ExportedModel(name, version, path, signatures)`.
     """
     _check_name(name)
+    if truncation_side not in ("right", "left"):
+        raise ValueError(f"truncation_side must be 'right' or 'left', got {truncation_side!r}.")
     if not isinstance(model, keras.Model) or not model.inputs:
         raise TypeError(f"export_model expects a built Functional keras.Model, got {type(model).__name__}.")
     model_dir = os.path.join(base_dir, name)
@@ -206,7 +215,10 @@ def export_model(
         from kerasnets.export.generation_signatures import add_generation_signatures
 
         names += add_generation_signatures(archive, model, **generation)
-    names = _add_default_signatures(archive, model, class_names, tokenizer, sequence_length, text_pair) + names
+    names = (
+        _add_default_signatures(archive, model, class_names, tokenizer, sequence_length, text_pair, truncation_side)
+        + names
+    )
 
     with atomic_version_directory(model_dir, version) as staging:
         archive.write_out(staging, verbose=False)

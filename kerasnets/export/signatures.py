@@ -74,13 +74,19 @@ def classification_outputs(probabilities, class_names=None):
     return outputs
 
 
-def fit_length(token_ids, sequence_length=None, minimum_length=1):
+def fit_length(token_ids, sequence_length=None, minimum_length=1, truncation_side="right"):
     """Right-pads with 0 and/or truncates `(B, T)` ids to exactly `sequence_length`.
 
     Without a `sequence_length` the batch is only padded up to `minimum_length`
-    (e.g. the widest convolution of a text CNN).
+    (e.g. the widest convolution of a text CNN). `truncation_side="left"` keeps
+    each row's last `sequence_length` tokens (its non-zero ids), as the
+    training pipeline's `truncation_side` does.
     """
     token_ids = tf.cast(token_ids, tf.int32)
+    if truncation_side == "left" and sequence_length is not None:
+        lengths = tf.reduce_sum(tf.cast(token_ids != 0, tf.int32), axis=1)
+        kept = tf.RaggedTensor.from_tensor(token_ids, lengths=lengths)[:, -sequence_length:]
+        return kept.to_tensor(default_value=0, shape=[None, sequence_length])
     current = tf.shape(token_ids)[1]
     target = sequence_length if sequence_length is not None else tf.maximum(current, minimum_length)
     token_ids = token_ids[:, :target]

@@ -237,8 +237,8 @@ class ImageClassification(Task):
 class TextClassification(Task):
     # checkpoint: a BERT checkpoint directory (Hugging Face or KerasHub) to fine-tune, with its WordPiece vocabulary;
     # checkpoint_weights=False: its architecture and vocabulary with fresh weights (the from-scratch baseline).
-    defaults = dict(batch_size=32, sequence_length=64, max_tokens=20_000, eval_split="validation", checkpoint=None,
-                    checkpoint_weights=True)  # fmt: skip
+    defaults = dict(batch_size=32, sequence_length=64, truncation_side="right", max_tokens=20_000,
+                    eval_split="validation", checkpoint=None, checkpoint_weights=True)  # fmt: skip
     jit_compile = False  # keep the id pipelines simple; the models are small
     tokenizer = None  # learnt from the training split by `datasets`
 
@@ -248,7 +248,8 @@ class TextClassification(Task):
     def _load(self, split, training, tokenizer=None):
         dataset, tokenizer = data.load_text_classification(
             self.recipe.dataset, split, self.config["batch_size"],
-            sequence_length=self.config["sequence_length"], tokenizer=tokenizer or self.tokenizer,
+            sequence_length=self.config["sequence_length"], truncation_side=self.config["truncation_side"],
+            tokenizer=tokenizer or self.tokenizer,
             max_tokens=self.config["max_tokens"], tokenizer_split=self.config["train_split"],
             bert_inputs=self._bert() or None, input_name=None if self._bert() else "token_ids",
             shuffle=training, seed=self.config["seed"], repeat=training, **self.data_kwargs(),
@@ -267,6 +268,7 @@ class TextClassification(Task):
         self.export_options = {
             "class_names": names.get(self.recipe.dataset, ("negative", "positive")),
             "sequence_length": self.config["sequence_length"],
+            "truncation_side": self.config["truncation_side"],
         }
         self.export_options["tokenizer"] = self.tokenizer  # BERT: served text is packed as [CLS] a [SEP] (b [SEP])
         if self._bert() and self.recipe.dataset == "glue/mrpc":

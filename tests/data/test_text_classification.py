@@ -1,6 +1,7 @@
 import itertools
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -32,6 +33,27 @@ def test_pack_bert_inputs():
     assert cut["token_ids"].numpy().tolist() == [2, 7, 8, 3, 10, 11, 3]  # the longer segment loses a token
     single = data.pack_bert_inputs(tf.constant([7, 8, 9]), sequence_length=4, cls_id=2, sep_id=3)
     assert single["token_ids"].numpy().tolist() == [2, 7, 8, 3]
+
+
+def test_truncation_side_left_keeps_the_last_tokens_and_is_checked():
+    from kerasnets.tokenizers import WordTokenizer
+
+    tokenizer = WordTokenizer(special_tokens=data.BERT_SPECIAL_TOKENS)
+    tokenizer.adapt(tf.data.Dataset.from_tensor_slices(["one two three four five"]))
+    examples = tf.data.Dataset.from_tensor_slices({"text": ["one two three four five", "two"], "label": [1, 0]})
+
+    def first_batch(**kwargs):
+        dataset = data.text_classification_dataset(examples, tokenizer, ["text"], 2, shuffle=False, **kwargs)
+        return next(iter(dataset))[0].numpy().tolist()
+
+    ids = {word: int(tokenizer.tokenize(word)[0]) for word in "one two three four five".split()}
+    assert first_batch(sequence_length=3) == [[ids["one"], ids["two"], ids["three"]], [ids["two"], 0, 0]]
+    left = first_batch(sequence_length=3, truncation_side="left")
+    assert left == [[ids["three"], ids["four"], ids["five"]], [ids["two"], 0, 0]]
+    with pytest.raises(ValueError, match="truncation_side must be 'right' or 'left'"):
+        first_batch(sequence_length=3, truncation_side="pre")
+    with pytest.raises(ValueError, match="BERT inputs are truncated on the right"):
+        first_batch(sequence_length=3, truncation_side="left", bert_inputs=True)
 
 
 def test_sst2_single_sentences_and_tfds_features():

@@ -23,6 +23,13 @@ def test_a_run_directory_exports_with_its_tokenizer_and_class_names(tmp_path):
     np.testing.assert_allclose(served["probabilities"].numpy(), np.asarray(model(ids)), atol=1e-6)
     assert served["label"].numpy()[0].decode() in {"negative", "positive"}
 
+    # A model trained on each text's last tokens is served the same way.
+    save_for_export(run, model, tokenizer=vectorizer, sequence_length=2, truncation_side="left")
+    assert json.load(open(os.path.join(run, "export.json")))["truncation_side"] == "left"
+    exported = export_from_path(run, "sentiment", base_dir=os.path.join(tmp_path, "saved"))
+    served = tf.saved_model.load(exported.path).signatures["serving_default"](text=tf.constant(["bad good film"]))
+    np.testing.assert_allclose(served["probabilities"].numpy(), np.asarray(model(vectorizer(["good film"]))), atol=1e-6)
+
 
 def test_missing_and_malformed_sources_are_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="No model at"):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import kerasnets
 from kerasnets import models
 from kerasnets.export import export_model, list_versions, read_model_config
 
@@ -110,6 +111,33 @@ def test_text_classifier_takes_raw_strings(tmp_path):
 
     with pytest.raises(tf.errors.InvalidArgumentError, match="at most 100000 bytes"):
         serve_locally(exported.path, text=np.array(["good " * (DEFAULT_MAX_TEXT_BYTES // 5 + 1)], dtype=object))
+
+
+def test_text_served_with_left_truncation_keeps_the_last_tokens(tmp_path):
+    from kerasnets.tokenizers import WordTokenizer
+
+    tokenizer = WordTokenizer()
+    tokenizer.adapt(tf.data.Dataset.from_tensor_slices(["a good film", "a bad film", "good acting bad plot"]))
+    model = models.rnn_classifier(vocabulary_size=tokenizer.vocabulary_size(), embedding_dim=8, units=4, num_classes=2)
+    exported = export_model(model, "rnn", base_dir=str(tmp_path), tokenizer=tokenizer, sequence_length=3,
+                            truncation_side="left")  # fmt: skip
+    texts = ["a good film but a bad plot", "bad film"]  # longer and shorter than 3 tokens
+    served = serve_locally(exported.path, text=np.array(texts, dtype=object))
+    examples = tf.data.Dataset.from_tensor_slices({"text": texts, "label": [0, 1]})
+    pipeline = kerasnets.data.text_classification_dataset(
+        examples, tokenizer, ["text"], 2, sequence_length=3, truncation_side="left", shuffle=False
+    )
+    ids = next(iter(pipeline))[0].numpy()
+    assert ids.tolist() == [
+        np.asarray(tokenizer.tokenize("a bad plot")).tolist(),
+        np.asarray(tokenizer.tokenize("bad film", sequence_length=3)).tolist(),
+    ]  # the last three words of the first text; the second right-padded as before
+    np.testing.assert_allclose(served["probabilities"], np.asarray(model(ids)), atol=1e-6)
+    right = export_model(model, "rnn", base_dir=str(tmp_path), tokenizer=tokenizer, sequence_length=3)
+    first_words = serve_locally(right.path, text=np.array(texts, dtype=object))["probabilities"]
+    np.testing.assert_allclose(first_words, np.asarray(model(np.asarray(tokenizer.tokenize(texts, 3)))), atol=1e-6)
+    with pytest.raises(ValueError, match="truncation_side must be 'right' or 'left'"):
+        export_model(model, "rnn", base_dir=str(tmp_path), tokenizer=tokenizer, truncation_side="end")
 
 
 def test_tokenizer_needs_a_token_ids_model(tmp_path):
