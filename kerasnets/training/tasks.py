@@ -214,6 +214,9 @@ class Task:
 
 class ImageClassification(Task):
     defaults = dict(batch_size=128, image_rows_as_sequence=False)
+    # On CPU XLA's own convolution and dense kernels train these models 1.7-6x slower than
+    # TensorFlow's oneDNN ones (benchmarks/conv_speed.py); `--set jit_compile=True` turns it on.
+    jit_compile = False
 
     def _load(self, split, training):
         dataset = data.load_image_classification(

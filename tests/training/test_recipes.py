@@ -85,3 +85,26 @@ def test_a_trained_run_exports_for_serving(name, tmp_path):
         text_input = "prompt" if recipe.task == "language_modeling" else "source"
         out = served["generate"](**{text_input: tf.constant(["go away"]), "max_new_tokens": tf.constant([5])})
         assert out["generated_token_ids"].shape == (1, 5) and out["generated_text"].dtype == tf.string
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    # XLA on CPU trains the image models 1.7-6x slower (benchmarks/conv_speed.py) and the LSTMs no faster.
+    [("mlp-fashion_mnist", False), ("simple_cnn-fashion_mnist", False), ("rnn_classifier-imdb", False),
+     ("gpt-tiny_shakespeare", True), ("transformer-spa_eng", True)],
+)  # fmt: skip
+def test_auto_jit_compile_follows_the_measured_speed(name, expected):
+    import keras
+
+    from kerasnets.training import tasks
+
+    recipe = RECIPES[name]
+    config = recipe.defaults()
+    assert config["jit_compile"] == "auto"
+    task = tasks.TASKS[recipe.task](recipe, config)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    task.compile(model)
+    assert model.jit_compile is expected
+    task.config = dict(config, jit_compile=True)
+    task.compile(model)
+    assert model.jit_compile is True
