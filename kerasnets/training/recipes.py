@@ -42,9 +42,10 @@ _RECIPES = [
     Recipe("lenet5-fashion_mnist", "lenet5", "image_classification", _FASHION,
            dict(activation="relu", pooling="max", schedule="cosine"), epochs=20,
            target=("accuracy", ">=", 0.905), reference="2 Conv+pooling (TensorFlow doc): 0.916"),
+    # Two conv blocks straight into the classifier: 50,474 parameters (README).
     Recipe("simple_cnn-fashion_mnist", "simple_cnn", "image_classification", _FASHION,
-           dict(filters=(32, 64), padding="same", dense_units=(64,), dropout=0.3, batch_norm=True,
-                schedule="cosine"), epochs=8,
+           dict(filters=(32, 64), padding="same", dense_units=(), dropout=0.3, batch_norm=True,
+                schedule="cosine"), epochs=25,
            target=("accuracy", ">=", 0.925), reference="2 Conv < 100K parameters: 0.925"),
     Recipe("lenet5-mnist", "lenet5", "image_classification", "mnist",
            dict(activation="relu", pooling="max", schedule="cosine"), epochs=12,
