@@ -94,12 +94,13 @@ def text_classification_dataset(
         if bert_inputs:
             ids = [tokenizer.tokenize_ragged(t) for t in texts]
             inputs = pack_bert_inputs(*ids, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id)
-        elif truncation_side == "left":
-            ids = tokenizer.tokenize_ragged(texts[0])[-sequence_length:]
-            inputs = tf.pad(ids, [[0, sequence_length - tf.shape(ids)[0]]])
-            inputs = tf.ensure_shape(inputs, [sequence_length])
         else:
-            inputs = tokenizer.tokenize(texts[0], sequence_length=sequence_length)
+            if truncation_side == "left" and sequence_length is not None:
+                ids = tokenizer.tokenize_ragged(texts[0])[-sequence_length:]
+                inputs = tf.pad(ids, [[0, sequence_length - tf.shape(ids)[0]]])
+                inputs = tf.ensure_shape(inputs, [sequence_length])
+            else:
+                inputs = tokenizer.tokenize(texts[0], sequence_length=sequence_length)
             inputs = {input_name: inputs} if input_name else inputs
         return inputs, label
 

@@ -50,6 +50,11 @@ def test_truncation_side_left_keeps_the_last_tokens_and_is_checked():
     assert first_batch(sequence_length=3) == [[ids["one"], ids["two"], ids["three"]], [ids["two"], 0, 0]]
     left = first_batch(sequence_length=3, truncation_side="left")
     assert left == [[ids["three"], ids["four"], ids["five"]], [ids["two"], 0, 0]]
+    named = data.text_classification_dataset(
+        examples, tokenizer, ["text"], 2, sequence_length=3, truncation_side="left", input_name="token_ids",
+        shuffle=False,
+    )
+    assert next(iter(named))[0]["token_ids"].numpy().tolist() == left  # wrapped for a named model input
     with pytest.raises(ValueError, match="truncation_side must be 'right' or 'left'"):
         first_batch(sequence_length=3, truncation_side="pre")
     with pytest.raises(ValueError, match="BERT inputs are truncated on the right"):
