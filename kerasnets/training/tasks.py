@@ -55,9 +55,19 @@ COMMON_DEFAULTS = dict(
 
 
 RECURRENT_BUILDERS = ("rnn_classifier", "rnn_language_model", "seq2seq")
-# BertPretrainer's two outputs (`data.bert_pretraining_dataset`'s targets).
-PRETRAINING_LOSSES = {"mlm_probabilities": "sparse_categorical_crossentropy",
-                      "nsp_probabilities": "sparse_categorical_crossentropy"}  # fmt: skip
+
+
+def pretraining_losses():
+    """BertPretrainer's two losses (`data.bert_pretraining_dataset`'s targets and weights).
+
+    Each is `Σ w·(−log p) / Σ w`: the mean over the masked-token slots (and the two-segment
+    examples) that carry weight, so the progress bar shows the loss per masked token rather
+    than one diluted by the padding slots, which `"sum_over_batch_size"` would also count.
+    """
+    return {
+        name: keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight", name=f"{name}_loss")
+        for name in ("mlm_probabilities", "nsp_probabilities")
+    }
 
 
 def make_optimizer(config, model_width=None, variables=None):
@@ -482,7 +492,7 @@ class BertPretrainingThenFineTuning(TextClassification):
         pretrainer = models.build("bert", **dict(options, head="pretraining"))
         pretrainer.compile(
             optimizer=keras.optimizers.AdamW(self.config["pretraining_learning_rate"]),
-            loss=dict(PRETRAINING_LOSSES),
+            loss=pretraining_losses(),
             metrics={"mlm_probabilities": "accuracy", "nsp_probabilities": "accuracy"},
         )  # fmt: skip
         steps = int(self.config["pretraining_steps"])
@@ -535,7 +545,7 @@ class BertPretraining(Task):
         return train, self.held_out, None  # epochs of `steps_per_epoch` batches
 
     def loss(self):
-        return dict(PRETRAINING_LOSSES)
+        return pretraining_losses()
 
     def metrics(self):
         return None

@@ -68,3 +68,26 @@ def test_most_frequent_target_rate_counts_only_real_predictions():
     weights = {"mlm_probabilities": tf.constant([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])}
     batches = tf.data.Dataset.from_tensors(({}, targets, weights))
     assert most_frequent_target_rate(batches) == 3 / 5  # token 7, three of the five weighted slots; padding 0 ignored
+
+
+def test_pretraining_losses_are_means_over_the_slots_that_carry_weight():
+    from kerasnets.training.tasks import pretraining_losses
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(7), size=(3, 5)).astype("float32")
+    labels = rng.integers(1, 7, size=(3, 5))
+    weights = np.array([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 1, 1]], "float32")  # padding slots weigh 0
+    picked = np.take_along_axis(probabilities, labels[..., None], axis=-1)[..., 0]
+    per_masked_token = -(np.log(picked) * weights).sum() / weights.sum()
+    mlm = pretraining_losses()["mlm_probabilities"]
+    assert float(mlm(labels, probabilities, sample_weight=weights)) == pytest.approx(per_masked_token, rel=1e-5)
+    # what a padding slot predicts does not move it
+    shuffled = probabilities.copy()
+    shuffled[0, 3:] = shuffled[0, 3:, ::-1]
+    assert float(mlm(labels, shuffled, sample_weight=weights)) == pytest.approx(per_masked_token, rel=1e-5)
+    # one-segment examples (NSP weight 0) do not count in the NSP mean either
+    nsp = pretraining_losses()["nsp_probabilities"]
+    pairs = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], "float32")
+    expected = -(np.log(0.9) + np.log(0.8)) / 2
+    two_segment = np.array([1, 1, 0], "float32")
+    assert float(nsp(np.array([0, 1, 0]), pairs, sample_weight=two_segment)) == pytest.approx(expected, rel=1e-5)
