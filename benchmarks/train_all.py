@@ -61,6 +61,11 @@ ROWS = [
     ("bert_pretrained-sst2", "bert_pretrained-sst2", 9, [], "bert-sst2"),
 ]  # fmt: skip
 
+# A translation row beats the row it is compared with only by at least this many BLEU points,
+# so that two barely trained runs (BLEU near 1) do not make a finding.
+BLEU_MARGIN = 1.0
+
+
 def machine():
     model = cpu_model(platform.machine())
     return f"{model}, {os.cpu_count()} CPU cores, no GPU"
@@ -143,15 +148,17 @@ def verdict(name, metrics, rows):
     if compared and compared in rows and "error" not in rows[compared]:
         other = rows[compared]
         key = "bleu" if "bleu" in metrics else "accuracy"
+        margin = BLEU_MARGIN if key == "bleu" else 0.0
         if name.startswith("seq2seq_no_attention"):
-            better = other.get(key, 0) > metrics.get(key, 0)
-            return ("✓" if better else "✗") + f" with attention {other.get(key, 0):.1f} > without"
-        better = metrics.get(key, 0) > other.get(key, 0)
+            better = other.get(key, 0) - metrics.get(key, 0) >= margin
+            return ("✓" if better else "✗") + f" with attention {other.get(key, 0):.1f} > without by ≥ {margin:g}"
+        gain = metrics.get(key, 0) - other.get(key, 0)
+        better = gain >= margin if margin else gain > 0
         sign = ">" if better else "≤"
         text = f" {key} {sign} {compared} ({other.get(key, 0):.{1 if key == 'bleu' else 3}f})"
         if name == "transformer-spa_eng":
             reached = metrics.get("target_reached")
-            return (f"BLEU > {compared} ({other.get(key, 0):.1f}) {'✓' if better else '✗'}; "
+            return (f"BLEU > {compared} ({other.get(key, 0):.1f}) by ≥ {margin:g} {'✓' if better else '✗'}; "
                     f"BLEU ≥ 25 {'✓' if reached else '✗'}")  # fmt: skip
         return ("✓" if better else "✗") + text
     target = RECIPES[metrics["recipe"]].target
