@@ -50,6 +50,7 @@ ARMS = {
     "scratch, lr 1e-3": (False, (), False, {"learning_rate": 1e-3}, 2),
     "pretrained, 4 epochs": (True, (), False, {}, 4),
     "scratch, 4 epochs": (False, (), False, {}, 4),
+    "pretrained, re-init top block + pooler, 4 epochs": (True, ("encoder_block_1/", "pooler"), False, {}, 4),
 }
 
 
