@@ -23,6 +23,10 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from machine_info import cpu_model  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CONFIG = dict(vocabulary_size=65, num_layers=4, num_heads=4, hidden_dim=128, intermediate_dim=512,
@@ -51,7 +55,7 @@ def step_flops(model):
     return 6 * non_embedding * tokens + 12 * CONFIG["num_layers"] * tokens * CONTEXT * CONFIG["hidden_dim"]
 
 
-def build(policy, strategy=None):
+def build(policy, strategy=None, jit_compile=True):
     import keras
     import tensorflow as tf
 
@@ -60,7 +64,7 @@ def build(policy, strategy=None):
     keras.config.set_dtype_policy(policy)
     with (strategy or tf.distribute.get_strategy()).scope():
         model = kerasnets.models.gpt(**CONFIG)
-        model.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", jit_compile=strategy is None)
+        model.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", jit_compile=jit_compile and strategy is None)
     keras.config.set_dtype_policy("float32")
     return model
 
@@ -116,18 +120,24 @@ def main():
     import keras
     import tensorflow as tf
 
-    print(f"machine: {platform.processor() or 'AMD EPYC'}, {os.cpu_count()} cores; tensorflow {tf.__version__}, "
+    print(f"machine: {cpu_model(platform.processor() or 'unknown CPU')}, {os.cpu_count()} cores; tensorflow {tf.__version__}, "
           f"keras {keras.__version__}; GPT {CONFIG}, batch {BATCH}")  # fmt: skip
     peak32, peak16 = matmul_peak(tf.float32), matmul_peak(tf.bfloat16)
     print(f"matmul peak (2048³): float32 {peak32:.0f} GFLOP/s, bfloat16 {peak16:.0f} GFLOP/s")
-    arms = {"float32": build("float32"), "mixed_bfloat16": build("mixed_bfloat16")}
+    # XLA and oneDNN (TensorFlow's kernels without XLA) take different matmul paths, in bfloat16 above all.
+    arms = {"float32": build("float32"), "mixed_bfloat16": build("mixed_bfloat16"),
+            "float32, no XLA": build("float32", jit_compile=False),
+            "mixed_bfloat16, no XLA": build("mixed_bfloat16", jit_compile=False)}  # fmt: skip
     flops = step_flops(arms["float32"])
     result = measure(arms, args.steps, args.repeats)
     for name, seconds in result.items():
         achieved = flops / seconds / 1e9
-        print(f"{name:>15}: {seconds * 1e3:6.1f} ms/step, {BATCH * CONTEXT / seconds:8.0f} tokens/s, "
+        print(f"{name:>22}: {seconds * 1e3:6.1f} ms/step, {BATCH * CONTEXT / seconds:8.0f} tokens/s, "
               f"{achieved:5.0f} GFLOP/s = {achieved / peak32:.0%} of the float32 peak")  # fmt: skip
-    print(f"mixed_bfloat16 / float32 speed: {result['float32'] / result['mixed_bfloat16']:.2f}x")
+    print(f"mixed_bfloat16 / float32 speed: {result['float32'] / result['mixed_bfloat16']:.2f}x with XLA, "
+          f"{result['float32, no XLA'] / result['mixed_bfloat16, no XLA']:.2f}x without; "
+          f"best bfloat16 arm / best float32 arm: "
+          f"{min(result['float32'], result['float32, no XLA']) / min(result['mixed_bfloat16'], result['mixed_bfloat16, no XLA']):.2f}x")
     if args.mirrored:
         out = subprocess.run([sys.executable, __file__, "--mirrored-child", "--steps", str(args.steps),
                               "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout  # fmt: skip
