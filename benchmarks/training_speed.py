@@ -12,7 +12,8 @@ on token ids, AdamW, `jit_compile=True` as the recipe) does about
 (forward + backward of the matmuls, plus attention's QKᵀ and AV; Kaplan et
 al. 2020, nanoGPT's `estimate_mfu`). The peak is measured in the same run:
 2048³ `tf.matmul` in float32 and in bfloat16. Medians over `--repeats` timings of
-`--steps` steps; the arms alternate.
+`--steps` steps; the arms alternate. Last, the same matrix products alone
+(`matmuls_alone`) give the ceiling these shapes allow on each path.
 """
 
 import argparse
@@ -47,6 +48,54 @@ def matmul_peak(dtype, size=2048, repeats=15):
         run(a).numpy()
         times.append(time.perf_counter() - start)
     return 2 * size**3 / min(times) / 1e9  # the peak: the best of the repeats
+
+
+def matmuls_alone(dtype, jit_compile):
+    """One step of the GPT's matrix products and nothing else: the ceiling the shapes allow.
+
+    Per block: x·W_qkv, the heads' QKᵀ and AV, the output projection and both
+    feed-forward products, then the LM head, forward and backward (gradients
+    of every weight and input, SGD update), with only the reshapes, the
+    residual adds and a squared-logit loss in between: no layer norm, GELU,
+    softmax, embedding or Adam. Its FLOP count is the model's.
+    """
+    import tensorflow as tf
+
+    layers, heads, width, inner = CONFIG["num_layers"], CONFIG["num_heads"], CONFIG["hidden_dim"], CONFIG["intermediate_dim"]
+    tokens, head_width = BATCH * CONTEXT, width // heads
+    init = tf.random.Generator.from_seed(0)
+    shapes = [(width, 3 * width), (width, width), (width, inner), (inner, width)] * layers + [(width, 65)]
+    weights = [tf.Variable(init.normal(shape) * 0.05) for shape in shapes]
+    x = init.normal((tokens, width))
+
+    def split_heads(t):
+        return tf.transpose(tf.reshape(t, (BATCH, CONTEXT, heads, head_width)), (0, 2, 1, 3))
+
+    def step():
+        with tf.GradientTape() as tape:
+            h = tf.cast(x, dtype)
+            w = [tf.cast(v, dtype) for v in weights]
+            for i in range(layers):
+                qkv, out, up, down = w[4 * i : 4 * i + 4]
+                q, k, v = (split_heads(t) for t in tf.split(h @ qkv, 3, axis=-1))
+                heads_out = tf.matmul(tf.matmul(q, k, transpose_b=True), v)
+                h = h + tf.reshape(tf.transpose(heads_out, (0, 2, 1, 3)), (tokens, width)) @ out
+                h = h + (h @ up) @ down
+            loss = tf.reduce_mean(tf.cast(h @ w[-1], tf.float32) ** 2)
+        for variable, gradient in zip(weights, tape.gradient(loss, weights)):
+            variable.assign_sub(1e-6 * gradient)
+        return loss
+
+    return tf.function(step, jit_compile=jit_compile)
+
+
+def time_calls(function, steps):
+    function()
+    start = time.perf_counter()
+    for _ in range(steps):
+        result = function()
+    result.numpy()
+    return (time.perf_counter() - start) / steps
 
 
 def step_flops(model):
@@ -138,6 +187,14 @@ def main():
           f"{result['float32, no XLA'] / result['mixed_bfloat16, no XLA']:.2f}x without; "
           f"best bfloat16 arm / best float32 arm: "
           f"{min(result['float32'], result['float32, no XLA']) / min(result['mixed_bfloat16'], result['mixed_bfloat16, no XLA']):.2f}x")
+    # The same products alone, each dtype on its faster path: what these shapes allow at best.
+    for dtype, jit_compile in ((tf.float32, True), (tf.float32, False), (tf.bfloat16, True), (tf.bfloat16, False)):
+        function = matmuls_alone(dtype, jit_compile)
+        time_calls(function, 3)
+        seconds = statistics.median(time_calls(function, args.steps) for _ in range(args.repeats))
+        achieved = flops / seconds / 1e9
+        print(f"matmuls alone, {dtype.name}{'' if jit_compile else ', no XLA'}: {seconds * 1e3:5.1f} ms/step, "
+              f"{achieved:5.0f} GFLOP/s = {achieved / peak32:.0%} of the float32 peak")  # fmt: skip
     if args.mirrored:
         out = subprocess.run([sys.executable, __file__, "--mirrored-child", "--steps", str(args.steps),
                               "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout  # fmt: skip
