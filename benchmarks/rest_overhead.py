@@ -52,6 +52,8 @@ AIOHTTP_PEER = textwrap.dedent('''
     import tensorflow as tf
     from aiohttp import web
 
+    if len(sys.argv) > 3:  # --intra-op N
+        tf.config.threading.set_intra_op_parallelism_threads(int(sys.argv[3]))
     signature = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
     name = next(iter(signature.structured_input_signature[1]))
 
@@ -158,15 +160,21 @@ def main():
     parser.add_argument("--no-aiohttp", action="store_true", help="leave out the aiohttp peer")
     parser.add_argument("--round-digits", type=int, default=None, metavar="N",
                         help="round the pixels to N decimals (default: full float repr, as image.tolist() gives)")
+    parser.add_argument("--intra-op", type=int, default=0, metavar="N",
+                        help="TensorFlow intra-op threads in every arm (kerasnets serve "
+                             "--tensorflow_intra_op_parallelism=N; default 0: TensorFlow's choice)")
     args = parser.parse_args()
 
     import tensorflow as tf
+
+    if args.intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
 
     sys.path.insert(0, REPO)
     from kerasnets import models
     from kerasnets.export.saved_model import export_model
 
-    print(machine())
+    print(machine() + (f"; intra-op threads {args.intra_op} in every arm" if args.intra_op else ""))
     work = tempfile.mkdtemp(prefix="rest_overhead_")
     exported = export_model(models.lenet5(), MODEL, base_dir=work, class_names=[str(i) for i in range(10)])
     signature = tf.saved_model.load(exported.path).signatures["serving_default"]
@@ -193,6 +201,8 @@ def main():
             command = [sys.executable, "-m", "kerasnets", "serve", f"--model_name={MODEL}",
                        f"--model_base_path={os.path.dirname(exported.path)}", "--rest_api_port=0",
                        "--file_system_poll_wait_seconds=0"]
+            if args.intra_op:
+                command.append(f"--tensorflow_intra_op_parallelism={args.intra_op}")
             try:  # a free gRPC port too, where that copy serves gRPC (older copies refuse --port)
                 server = Server(f"kerasnets serve {label}", command + ["--port=0"], env,
                                 ready_path=f"/v1/models/{MODEL}", cwd=copy)
@@ -204,7 +214,8 @@ def main():
             with open(peer_script, "w") as handle:
                 handle.write(AIOHTTP_PEER)
             port = free_port()
-            servers.append(Server("aiohttp peer", [sys.executable, peer_script, exported.path, str(port)],
+            peer = [sys.executable, peer_script, exported.path, str(port)] + ([str(args.intra_op)] if args.intra_op else [])
+            servers.append(Server("aiohttp peer", peer,
                                   dict(os.environ), port=port, ready_path=PREDICT_PATH, ready_body=body))
 
         for server in servers:  # the same answer everywhere

@@ -141,17 +141,24 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def main(seconds, rounds):
+def main(seconds, rounds, intra_op=0):
     from kerasnets import models
     from kerasnets.export.saved_model import export_model
     from kerasnets.serving.batching import FILENAME, batching_parameters_text
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from machine_info import cpu_model
+
+    print(f"{cpu_model('unknown CPU')}, load average {os.getloadavg()[0]:.2f}")
     print(f"cpus={os.cpu_count()} clients={CLIENTS} seconds={seconds} rounds={rounds} "
-          "model=lenet5 (untrained) body=1 image 28x28x1")
+          f"model=lenet5 (untrained) body=1 image 28x28x1 intra_op_threads={intra_op or 'auto'}")
     with tempfile.TemporaryDirectory() as root:
         exported = export_model(models.lenet5(), "lenet5", base_dir=root, batching=True)
         serve = [sys.executable, "-m", "kerasnets", "serve", "--model_name=lenet5",
                  f"--model_base_path={root}/lenet5", "--port=0", "--rest_api_port=0"]
+        threads = [f"--intra-op={intra_op}"] if intra_op else []
+        if intra_op:
+            serve.append(f"--tensorflow_intra_op_parallelism={intra_op}")
         arms = {"a": serve}
         for micros in TIMEOUTS_MICROS:
             path = f"{root}/{FILENAME}"
@@ -160,7 +167,7 @@ def main(seconds, rounds):
                 with open(path, "w") as handle:
                     handle.write(batching_parameters_text(batch_timeout_micros=micros))
             arms[f"b{micros}"] = serve + ["--enable_batching", f"--batching_parameters_file={path}"]
-        arms["c"] = [sys.executable, __file__, "--plain", exported.path]
+        arms["c"] = [sys.executable, __file__, "--plain", exported.path, *threads]
         print("batching_parameters.txt (from export):", " ".join(open(f"{root}/{FILENAME}").read().split()))
 
         servers = {}
@@ -198,10 +205,17 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--plain", metavar="MODEL_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--intra-op", type=int, default=0, metavar="N",
+                        help="TensorFlow intra-op threads in every server (kerasnets serve "
+                             "--tensorflow_intra_op_parallelism=N; default 0: TensorFlow's choice)")
     args = parser.parse_args()
+    if args.intra_op and not args.load:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
     if args.load:
         load(args.load, args.seconds, warmup=1.0)
     elif args.plain:
         plain_aiohttp_server(args.plain)
     else:
-        main(args.seconds, args.rounds)
+        main(args.seconds, args.rounds, args.intra_op)

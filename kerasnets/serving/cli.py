@@ -51,9 +51,6 @@ UNIMPLEMENTED_FLAGS = (
     "max_num_load_retries",
     "load_retry_interval_micros",
     "flush_filesystem_caches",
-    "tensorflow_session_parallelism",
-    "tensorflow_intra_op_parallelism",
-    "tensorflow_inter_op_parallelism",
     "tensorflow_session_config_file",
     "use_alts_credentials",
     "ssl_config_file",
@@ -167,6 +164,12 @@ def add_arguments(parser):
         help="enable batching of predict requests")
     add("--batching_parameters_file", default="",
         help="a BatchingParameters text file; used only with --enable_batching (TF Serving ignores it otherwise)")
+    add("--tensorflow_session_parallelism", type=int, default=0, metavar="N",
+        help="TensorFlow threads, intra-op and inter-op alike, unless one of the two below is set (default 0: auto)")
+    add("--tensorflow_intra_op_parallelism", type=int, default=0, metavar="N",
+        help="threads that parallelise one op (default 0: auto; 1 is fastest for small models on few cores)")
+    add("--tensorflow_inter_op_parallelism", type=int, default=0, metavar="N",
+        help="threads that run independent ops (default 0: auto)")
     for flag in UNIMPLEMENTED_FLAGS:
         add(f"--{flag}", dest=f"unimplemented_{flag}", nargs="?", const="", default=None, help=argparse.SUPPRESS)
     return parser
@@ -198,6 +201,50 @@ def _check_flags(args):
         raise _UsageError(
             "server_options.http_port cannot be same as grpc_port. Please use a different port for HTTP/REST API."
         )
+
+
+def tensorflow_parallelism(args):
+    """`(intra-op, inter-op)` thread counts as tensorflow_model_server derives them from its three flags.
+
+    Either intra/inter (0 in one of them: TensorFlow picks that one), or
+    `--tensorflow_session_parallelism` for both; all three set is refused.
+    0 means TensorFlow's own choice (all cores).
+    """
+    intra, inter = args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism
+    session = args.tensorflow_session_parallelism
+    if intra > 0 and inter > 0 and session > 0:
+        raise _UsageError(
+            "Either configure server_options.tensorflow_session_parallelism or "
+            "(server_options.tensorflow_intra_op_parallelism, server_options.tensorflow_inter_op_parallelism) "
+            "separately. You cannot configure all."
+        )
+    if intra > 0 or inter > 0:
+        return intra, inter
+    return session, session
+
+
+def _apply_tensorflow_parallelism(args):
+    """Set this process's TensorFlow thread pools (process-wide here; per session in TF Serving)."""
+    intra, inter = tensorflow_parallelism(args)
+    if not intra and not inter:
+        return
+    import tensorflow as tf
+
+    threading_config = tf.config.threading
+    wanted = [(intra, threading_config.get_intra_op_parallelism_threads, threading_config.set_intra_op_parallelism_threads),
+              (inter, threading_config.get_inter_op_parallelism_threads, threading_config.set_inter_op_parallelism_threads)]  # fmt: skip
+    for value, get, set_ in wanted:
+        if not value or get() == value:
+            continue
+        try:
+            set_(value)
+        except RuntimeError:  # TensorFlow has already run something in this process
+            raise _UsageError(
+                "--tensorflow_*_parallelism must be set before TensorFlow starts in this process "
+                "(run kerasnets serve as its own process)"
+            ) from None
+    logging.getLogger("kerasnets.serving").info("TensorFlow threads: intra-op %s, inter-op %s",
+                                                intra or "auto", inter or "auto")  # fmt: skip
 
 
 def _model_config(args):
@@ -237,6 +284,7 @@ def run(args):
     """Run `serve` with parsed `args`; returns the exit code."""
     try:
         _check_flags(args)
+        tensorflow_parallelism(args)  # refused before anything loads
         from kerasnets.serving.server import ModelServer
         from kerasnets.serving.status import StatusError
 
@@ -253,6 +301,7 @@ def run(args):
             except StatusError as error:
                 raise _UsageError(f"Failed to start server. Error: {error.status_string()}") from None
         _configure_logging()
+        _apply_tensorflow_parallelism(args)
         if not args.model_config_file:
             logging.getLogger("kerasnets.serving").info(
                 "Building single TensorFlow model file config:  model_name: %s model_base_path: %s",

@@ -41,7 +41,7 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
         (["--grpc_channel_arguments=grpc.max_connection_age_ms=1000"], "grpc_channel_arguments"),
         (["--enable_per_model_batching_parameters"], "enable_per_model_batching_parameters"),
         (["--enable_per_model_batching_parameters=true"], "enable_per_model_batching_parameters"),
-        (["--tensorflow_session_parallelism", "2"], "tensorflow_session_parallelism"),
+        (["--tensorflow_session_config_file", "/tmp/c"], "tensorflow_session_config_file"),
         (["--mixed_precision=bfloat16"], "mixed_precision"),
         (["--grpc_socket_path=/tmp/s"], "grpc_socket_path"),
     ],
@@ -104,6 +104,32 @@ def test_port_in_use(capsys, saved_models):
         assert capsys.readouterr().err == f"kerasnets serve: cannot listen on 127.0.0.1:{port}: Address already in use\n"
 
 
+@pytest.mark.parametrize(
+    "argv, threads",
+    [
+        ([], (0, 0)),
+        (["--tensorflow_session_parallelism=3"], (3, 3)),
+        (["--tensorflow_intra_op_parallelism=1"], (1, 0)),
+        (["--tensorflow_inter_op_parallelism=2"], (0, 2)),
+        (["--tensorflow_session_parallelism=3", "--tensorflow_intra_op_parallelism=1"], (1, 0)),  # intra/inter win
+        (["--tensorflow_intra_op_parallelism=1", "--tensorflow_inter_op_parallelism=2"], (1, 2)),
+    ],
+)
+def test_tensorflow_parallelism_is_derived_as_tf_serving_does(argv, threads):
+    assert cli.tensorflow_parallelism(parse(["serve", "--model_base_path=/abs/half"] + argv)) == threads
+
+
+def test_all_three_parallelism_flags_are_refused(capsys):
+    argv = ["--model_base_path=/abs/half", "--tensorflow_session_parallelism=2", "--tensorflow_intra_op_parallelism=1",
+            "--tensorflow_inter_op_parallelism=1"]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        "kerasnets serve: Either configure server_options.tensorflow_session_parallelism or "
+        "(server_options.tensorflow_intra_op_parallelism, server_options.tensorflow_inter_op_parallelism) "
+        "separately. You cannot configure all.\n"
+    )
+
+
 def test_grpc_and_rest_ports_must_differ(capsys):
     assert cli.main(["--model_base_path=/abs/half", "--rest_api_port=9000", "--port=9000"]) == 2
     assert capsys.readouterr().err == (
@@ -126,7 +152,8 @@ def _grpc_latest_version(port, name):
 def test_serves_until_sigterm(saved_models):
     """The real command in a subprocess: TF Serving's startup lines, a request, then a clean SIGTERM stop."""
     with serve_subprocess(["--model_name=half", f"--model_base_path={saved_models['half']}", "--rest_api_port=0",
-                           "--port=0", "--file_system_poll_wait_seconds=0"], timeout=60) as served:  # fmt: skip
+                           "--port=0", "--file_system_poll_wait_seconds=0", "--tensorflow_intra_op_parallelism=1"],
+                          timeout=60) as served:  # fmt: skip
         port, grpc_port = served.rest_port, served.grpc_port
         assert grpc_port and grpc_port != port, "no 'Running gRPC ModelServer at 127.0.0.1:PORT ...' line"
         status = requests.get(f"http://127.0.0.1:{port}/v1/models/half", timeout=10).json()
@@ -136,4 +163,5 @@ def test_serves_until_sigterm(saved_models):
         assert served.process.wait(timeout=30) == 0
     output = served.output()
     assert any("Server stopped." in line for line in output)
+    assert any("TensorFlow threads: intra-op 1, inter-op auto" in line for line in output)
     assert not any("Traceback" in line for line in output)
