@@ -3,6 +3,7 @@
     python benchmarks/rest_overhead.py                         # this checkout's kerasnets serve
     python benchmarks/rest_overhead.py --serve main=/tmp/main --serve branch=.   # two copies, one run
     python benchmarks/rest_overhead.py --rounds 30 --requests 40 --round-digits 4   # shorter bodies
+    python benchmarks/rest_overhead.py --intra-op 1    # one intra-op thread in every arm
 
 A fresh `kerasnets.models.lenet5()` is exported with `export_model` (as the
 tests do) into a temporary directory. Arms:

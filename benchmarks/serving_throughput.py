@@ -1,6 +1,6 @@
 """Throughput of batch-1 `:predict` with and without server-side batching (issue 10).
 
-    PYTHONPATH=$PWD python benchmarks/serving_throughput.py [--seconds 5] [--rounds 3]
+    PYTHONPATH=$PWD python benchmarks/serving_throughput.py [--seconds 5] [--rounds 3] [--intra-op 1]
 
 Exports an untrained LeNet-5 (`kerasnets.models.lenet5`, the builder `kerasnets
 export` uses; weights do not change the cost of a forward pass) once to a temp
