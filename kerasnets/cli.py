@@ -115,6 +115,10 @@ def _parser():
         help="tf.distribute strategy: mirrored = this host's GPUs (or logical CPUs); multi_worker reads TF_CONFIG",
     )  # fmt: skip
     train.add_argument(
+        "--cpu-replicas", type=int, metavar="N",
+        help="with --strategy mirrored on a host without GPUs: N replicas, each on its share of the CPU's cores",
+    )  # fmt: skip
+    train.add_argument(
         "--mixed-precision", choices=("float32", "mixed_float16", "mixed_bfloat16"),
         help="compute dtype policy (default: the recipe's mixed_precision setting, float32)",
     )  # fmt: skip
@@ -214,7 +218,13 @@ def _train(args):
     for name, value in (("--epochs", args.epochs), ("--steps", args.steps), ("--batch-size", args.batch_size)):
         if value is not None and value < 1:
             raise UsageError(f"{name} must be at least 1, got {value}.")
+    if args.cpu_replicas is not None and args.strategy != "mirrored":
+        raise UsageError("--cpu-replicas needs --strategy mirrored.")
     try:
+        if args.cpu_replicas is not None:
+            from kerasnets.training.distribution import split_cpu
+
+            split_cpu(args.cpu_replicas)
         _, metrics = train(
             args.recipe, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
             max_minutes=args.max_minutes, overrides=overrides, output=args.output, strategy=args.strategy,

@@ -33,6 +33,7 @@ def test_preset_and_overrides(capsys):
         (["serve", "--grpc_socket_path=/tmp/s", "--model_base_path=/tmp/m"], "--grpc_socket_path is a tensorflow_model_server flag"),
         (["serve"], "Both server_options.model_base_path and server_options.model_config_file are empty!"),
         (["demo", "--epochs", "0"], "--epochs must be at least 1"),
+        (["train", "mlp-fashion_mnist", "--cpu-replicas", "2"], "--cpu-replicas needs --strategy mirrored"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):

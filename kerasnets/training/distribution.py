@@ -13,9 +13,16 @@ since the tfds pipelines read few files.
 
 Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras
 #20585, #20329: "Attempt to convert a value (PerReplica…) to a Tensor"), so
-multi-worker runs train with `fit_multi_worker`: Keras' own `train_step` run
+multi-worker runs train with `fit_distributed`: Keras' own `train_step` run
 with `strategy.run` in a `tf.function`, logs averaged over workers with
 `strategy.reduce`, and the same callbacks, progress bar and history as `fit`.
+
+XLA cannot compile a whole train step whose replicas are CPU devices: the
+gradients' all-reduce and the optimizer's update of every replica's copy go
+through `merge_call`. `compiled_gradient_step` compiles the part that can be,
+the forward and backward pass of each replica, and runs the rest as
+TensorFlow ops; CPU runs of several replicas (mirrored over logical CPUs,
+multi-worker) train that way when the recipe uses XLA.
 """
 
 import json
@@ -59,6 +66,27 @@ def read_tf_config(environ=None):
 
 def _logical_cpus():
     return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def split_cpu(replicas):
+    """Split this host's CPU into `replicas` logical devices, each with its share of the cores.
+
+    For `MirroredStrategy` on a host without GPUs. Each replica's ops then run on
+    `cores // replicas` intra-op threads, so the replicas work side by side
+    instead of every op contending for all the cores (benchmarks/training_speed.py
+    --mirrored). Like `tf.config`'s own setters, it must run before TensorFlow
+    starts executing."""
+    replicas = int(replicas)
+    if replicas < 1:
+        raise ConfigurationError(f"CPU replicas must be at least 1, got {replicas}.")
+    try:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 1) // replicas))
+    except RuntimeError:
+        raise ConfigurationError(
+            "The CPU can only be split into replicas before TensorFlow starts; call split_cpu first."
+        ) from None
 
 
 def make_strategy(strategy=None):
@@ -136,14 +164,52 @@ def evaluate_locally(model, dataset):
     return _floats(logs)
 
 
-def fit_multi_worker(model, strategy, data, *, epochs, initial_epoch, steps_per_epoch, validation_data=None,
-                     validation_freq=1, callbacks=(), verbose="auto"):  # fmt: skip
-    """`model.fit` for `MultiWorkerMirroredStrategy`; returns the `History`."""
+def compiled_gradient_step(model, loss_tracker):
+    """Keras' `train_step`, with each replica's forward and backward pass compiled by XLA.
+
+    loss, ∇loss = XLA(model(x), compute_loss) on the replica's copy of the weights; then, as
+    TensorFlow ops, `optimizer.apply_gradients` (all-reduce of ∇loss over the replicas, and the
+    update) and the metrics. `loss_tracker` (a `keras.metrics.Mean`) stands in for Keras' private
+    loss tracker: it averages the unscaled loss over the epoch's batches as `fit` reports it."""
+
+    @tf.function(jit_compile=True)
+    def loss_and_gradients(x, y, sample_weight):
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            scaled = model.optimizer.scale_loss(loss)  # loss scaling under mixed_float16
+        return y_pred, loss, tape.gradient(scaled, model.trainable_weights)
+
+    def train_step(data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y_pred, loss, gradients = loss_and_gradients(x, y, sample_weight)
+        batch = tf.shape(next(t for t in keras.tree.flatten(x) if t is not None))[0]
+        # compute_loss divided the loss by the number of replicas (Keras' loss scaling for distribution).
+        loss_tracker.update_state(loss * tf.distribute.get_strategy().num_replicas_in_sync, sample_weight=batch)
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_weights))
+        logs = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return {**logs, "loss": loss_tracker.result()}
+
+    return train_step
+
+
+def fit_distributed(model, strategy, data, *, epochs, initial_epoch, steps_per_epoch, validation_data=None,
+                    validation_freq=1, callbacks=(), verbose="auto", compile_gradients=False):  # fmt: skip
+    """`model.fit` under a strategy, with Keras' `train_step` or `compiled_gradient_step`; returns the `History`.
+
+    For `MultiWorkerMirroredStrategy`, where Keras' `fit` fails, and for CPU replicas, where XLA can
+    compile the forward and backward pass only (`compile_gradients`)."""
     iterator = iter(strategy.experimental_distribute_dataset(shard_by_data(data)))
+    with strategy.scope():
+        loss_tracker = keras.metrics.Mean(name="loss")
+        # As `fit` does under a strategy: the metrics' and optimizer's variables must exist before the
+        # step is traced (a replica cannot create them); built from the batch's spec, no batch drawn.
+        model._symbolic_build(data_batch=data.element_spec)
+    replica_step = compiled_gradient_step(model, loss_tracker) if compile_gradients else model.train_step
 
     @tf.function
     def train_function(iterator):
-        logs = strategy.run(model.train_step, args=(next(iterator),))
+        logs = strategy.run(replica_step, args=(next(iterator),))
         return {key: strategy.reduce("MEAN", value, axis=None) for key, value in logs.items()}
 
     callback_list = keras.callbacks.CallbackList(
@@ -155,6 +221,7 @@ def fit_multi_worker(model, strategy, data, *, epochs, initial_epoch, steps_per_
     logs = {}
     for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
+        loss_tracker.reset_state()
         callback_list.on_epoch_begin(epoch)
         for step in range(steps_per_epoch):
             callback_list.on_train_batch_begin(step)

@@ -186,18 +186,22 @@ class Task:
     def loss(self):
         return "sparse_categorical_crossentropy"
 
-    def compile(self, model):
+    def uses_xla(self):
+        """Whether the train step is compiled with XLA: the `jit_compile` setting, else the task's default."""
         jit = self.config["jit_compile"]
         if jit == "auto":
             # The recurrent layers compile with XLA but train about half as fast with it on CPU
             # (benchmarks/lstm_speed.py); `--set jit_compile=True` turns it on.
             jit = self.jit_compile and self.recipe.builder not in RECURRENT_BUILDERS
+        return bool(jit)
+
+    def compile(self, model):
         model.compile(
             optimizer=make_optimizer(self.config, self.model_width(), model.trainable_variables),
             loss=self.loss(),
             metrics=self.metrics(),
             weighted_metrics=self.weighted_metrics(),
-            jit_compile=bool(jit),
+            jit_compile=self.uses_xla(),
         )
 
     def metrics(self):

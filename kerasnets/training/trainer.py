@@ -215,14 +215,18 @@ def train(
     distributed = strategy is not tf.distribute.get_strategy()
     multi_worker = distribution.is_multi_worker(strategy)
     chief = distribution.is_chief(strategy)
-    if distributed and config["jit_compile"] == "auto" and not tf.config.list_logical_devices("GPU"):
-        # XLA cannot place one cluster across the replicas' logical CPU devices of one host.
-        config["jit_compile"] = False
+    # Replicas on CPUs (logical CPU devices, workers without GPUs) train with our own loop, which
+    # compiles each replica's forward and backward pass with XLA where the recipe uses XLA: XLA
+    # cannot compile the whole step there (distribution.compiled_gradient_step).
+    cpu_replicas = distributed and not tf.config.list_logical_devices("GPU")
     output = output or os.path.join(DEFAULT_OUTPUT_ROOT, recipe.name)
     os.makedirs(output, exist_ok=True)
     keras.utils.set_random_seed(int(config["seed"]))
 
     task = tasks.TASKS[recipe.task](recipe, config)
+    compile_gradients = cpu_replicas and task.uses_xla()
+    if cpu_replicas:
+        config["jit_compile"] = False  # Keras' own steps (evaluate, predict) then run without XLA
     with _as_configuration_error(f"Cannot load the data of {recipe.name}"):
         train_data, validation_data, batches_per_pass = task.datasets()
     steps_per_epoch = int(config["steps_per_epoch"] or batches_per_pass)
@@ -288,8 +292,9 @@ def train(
         arguments = dict(initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
                          validation_data=validation_data, validation_freq=int(config["validation_freq"]),
                          callbacks=callbacks, verbose=verbose)  # fmt: skip
-        if multi_worker:
-            return distribution.fit_multi_worker(model, strategy, data, **arguments)
+        if multi_worker or cpu_replicas:
+            return distribution.fit_distributed(model, strategy, data, compile_gradients=compile_gradients,
+                                                **arguments)  # fmt: skip
         return model.fit(distribution.shard_by_data(data) if distributed else data, **arguments)
 
     epoch, batch = divmod(resumed_from_step, steps_per_epoch)

@@ -27,15 +27,14 @@ GPT = dict(batch_size=8, steps_per_epoch=4, checkpoint_steps=2, num_layers=1, nu
            intermediate_dim=32, max_sequence_length=16, sequence_length=16, optimizer="sgd", learning_rate=0.05)
 
 # One training run in a fresh process (strategies must be set up before TensorFlow starts):
-#   RUNNER recipe output strategy overrides-json weights.npz [logical CPUs]
+#   RUNNER recipe output strategy overrides-json weights.npz [CPU replicas]
 RUNNER = """
 import json, sys
 import numpy as np
 recipe, output, strategy, overrides, weights_path = sys.argv[1:6]
-import tensorflow as tf
 if len(sys.argv) > 6:
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(sys.argv[6]))
+    from kerasnets.training.distribution import split_cpu
+    split_cpu(int(sys.argv[6]))
 import keras
 from kerasnets.training import train
 
@@ -49,12 +48,12 @@ print("STEPS", metrics["steps"], "REPLICAS", metrics["replicas"])
 """
 
 
-def launch(recipe, output, strategy, overrides, weights, logical_cpus=None, env=None):
+def launch(recipe, output, strategy, overrides, weights, cpu_replicas=None, env=None):
     # Prepared here first: workers preparing one tfds dataset into one directory at once would collide.
     prepare(RECIPES[recipe].dataset, data_dir=tfds_dir(), download=False)
     arguments = [sys.executable, "-c", RUNNER, recipe, str(output), strategy, json.dumps(overrides), str(weights)]
-    if logical_cpus:
-        arguments.append(str(logical_cpus))
+    if cpu_replicas:
+        arguments.append(str(cpu_replicas))
     environment = dict(os.environ, **(env or {}))
     return subprocess.Popen(arguments, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -90,17 +89,59 @@ def tf_config(ports, index):
     return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": index}})
 
 
-def test_mirrored_over_two_logical_cpus_equals_the_default_strategy(tmp_path):
+def history_rows(output):
+    with open(output / "history.csv") as handle:
+        header, *rows = [line.strip().split(",") for line in handle]
+    return [dict(zip(header, map(float, row))) for row in rows]
+
+
+# LeNet-5 trains without XLA (Keras' train_step on each replica); the GPT with XLA, which on CPU
+# replicas compiles each replica's forward and backward pass (distribution.compiled_gradient_step).
+@pytest.mark.parametrize("recipe, settings", [("lenet5-fashion_mnist", LENET), ("gpt-tiny_shakespeare", GPT)])
+def test_mirrored_over_two_logical_cpus_equals_the_default_strategy(tmp_path, recipe, settings):
     data_root_or_skip()
-    overrides = dict(LENET, data_dir=tfds_dir())
-    single = launch("lenet5-fashion_mnist", tmp_path / "one", "default", overrides, tmp_path / "one.npz")
+    overrides = dict(settings, data_dir=tfds_dir())
+    single = launch(recipe, tmp_path / "one", "default", overrides, tmp_path / "one.npz")
     finish(single)
-    mirrored = launch("lenet5-fashion_mnist", tmp_path / "two", "mirrored", overrides, tmp_path / "two.npz", 2)
+    mirrored = launch(recipe, tmp_path / "two", "mirrored", overrides, tmp_path / "two.npz", 2)
     out = finish(mirrored)
-    assert "STEPS 8 REPLICAS 2" in out  # the global batch of 64 split in two
+    assert "STEPS 8 REPLICAS 2" in out  # the global batch split in two
     assert_same_weights(weights(tmp_path / "one.npz"), weights(tmp_path / "two.npz"))
     with open(tmp_path / "two" / "metrics.json") as handle:
         assert json.load(handle)["replicas"] == 2
+    # The logged loss and metrics are the global batch's, as the single process logs them.
+    one, two = history_rows(tmp_path / "one"), history_rows(tmp_path / "two")
+    assert len(one) == len(two) == 2 and one[0].keys() == two[0].keys()
+    for a, b in zip(one, two):
+        assert a == pytest.approx(b, rel=1e-5, abs=1e-6)
+
+
+SPLIT_CPU = """
+import os, sys
+import tensorflow as tf
+from kerasnets.training.distribution import split_cpu
+from kerasnets.training.errors import ConfigurationError
+for replicas in (0, -1):
+    try:
+        split_cpu(replicas)
+    except ConfigurationError as error:
+        print("REFUSED", error)
+split_cpu(2)
+print("DEVICES", len(tf.config.list_logical_devices("CPU")), "THREADS",
+      tf.config.threading.get_intra_op_parallelism_threads(), "CORES", os.cpu_count())
+try:
+    split_cpu(3)  # TensorFlow has started now
+except ConfigurationError as error:
+    print("LATE", error)
+"""
+
+
+def test_split_cpu_gives_each_replica_its_share_of_the_cores_and_refuses_once_tensorflow_runs():
+    out = subprocess.run([sys.executable, "-c", SPLIT_CPU], capture_output=True, text=True, timeout=120).stdout
+    assert out.count("REFUSED CPU replicas must be at least 1") == 2
+    devices, threads, cores = (int(out.split(word)[1].split()[0]) for word in ("DEVICES", "THREADS", "CORES"))
+    assert devices == 2 and threads == max(1, cores // 2)
+    assert "LATE The CPU can only be split into replicas before TensorFlow starts" in out
 
 
 @pytest.mark.parametrize("recipe, settings", [("lenet5-fashion_mnist", LENET), ("gpt-tiny_shakespeare", GPT)])
