@@ -1,7 +1,7 @@
 """GPT training speed on nanoGPT's CPU configuration, as a fraction of this CPU's matmul peak.
 
     python benchmarks/training_speed.py                  # fp32 and mixed_bfloat16, default strategy
-    python benchmarks/training_speed.py --mirrored       # also MirroredStrategy over 2 logical CPUs
+    python benchmarks/training_speed.py --mirrored       # also MirroredStrategy over 2 CPU replicas
 
 nanoGPT's `shakespeare_char` CPU settings: 4 layers, 4 heads, width 128,
 context 64, batch 12, no dropout. One train step (`model.train_on_batch`
@@ -14,6 +14,14 @@ al. 2020, nanoGPT's `estimate_mfu`). The peak is measured in the same run:
 2048³ `tf.matmul` in float32 and in bfloat16. Medians over `--repeats` timings of
 `--steps` steps; the arms alternate. Last, the same matrix products alone
 (`matmuls_alone`) give the ceiling these shapes allow on each path.
+
+`--mirrored` times the training loops themselves, each arm in its own process
+(thread settings are per process), the processes alternated: the default
+strategy (Keras `fit`, the whole step under XLA, all cores) against
+`MirroredStrategy` over `split_cpu(2)` (kerasnets' `fit_distributed`, each
+replica's forward and backward pass under XLA on its own core), and the
+mirrored run as Keras' `fit` would do it without kerasnets (no XLA, every op on
+all cores). A step's time is the median interval between batch ends.
 """
 
 import argparse
@@ -130,6 +138,47 @@ def time_steps(model, steps):
     return (time.perf_counter() - start) / steps
 
 
+LOOPS = ("default", "mirrored", "mirrored, Keras fit")
+
+
+def loop_step_time(loop, steps, warmup=10):
+    """Median seconds between batch ends over `steps` steps of one training loop (in a fresh process)."""
+    import numpy as np
+
+    from kerasnets.training import distribution
+
+    if loop != "default":
+        # kerasnets' split gives each replica one of the two cores; Keras alone leaves every op on all of them.
+        distribution.split_cpu(2) if loop == "mirrored" else _two_logical_cpus()
+    import keras
+    import tensorflow as tf
+
+    ends = []
+
+    class BatchEnds(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            ends.append(time.perf_counter())
+
+    strategy = distribution.make_strategy("default" if loop == "default" else "mirrored")
+    model = build("float32", None if loop == "default" else strategy, jit_compile=loop == "default")
+    rng = np.random.default_rng(0)
+    batch = tuple(rng.integers(1, 65, (BATCH, CONTEXT)).astype("int32") for _ in range(2))
+    data = tf.data.Dataset.from_tensors(batch).repeat()
+    arguments = dict(epochs=1, steps_per_epoch=warmup + steps, callbacks=[BatchEnds()], verbose=0)
+    if loop == "mirrored":
+        distribution.fit_distributed(model, strategy, data, initial_epoch=0, compile_gradients=True, **arguments)
+    else:
+        model.fit(data, **arguments)
+    return statistics.median(np.diff(ends[warmup:]))
+
+
+def _two_logical_cpus():
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
 def measure(arms, steps, repeats):
     for model in arms.values():
         time_steps(model, 3)  # compile
@@ -146,24 +195,11 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--mirrored", action="store_true", help="also compare MirroredStrategy on 2 logical CPUs")
-    parser.add_argument("--mirrored-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--loop-child", choices=LOOPS, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.mirrored_child:
-        import tensorflow as tf
-
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
-        # Both arms without XLA, which cannot span the logical devices.
-        import keras
-
-        import kerasnets
-
-        default = kerasnets.models.gpt(**CONFIG)
-        default.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", jit_compile=False)
-        result = measure({"default": default, "mirrored": build("float32", strategy)}, args.steps, args.repeats)
-        print(f"MIRRORED {result['default']} {result['mirrored']}")
+    if args.loop_child:
+        print(f"LOOP {loop_step_time(args.loop_child, args.steps * args.repeats)}")
         return
 
     import keras
@@ -196,11 +232,17 @@ def main():
         print(f"matmuls alone, {dtype.name}{'' if jit_compile else ', no XLA'}: {seconds * 1e3:5.1f} ms/step, "
               f"{achieved:5.0f} GFLOP/s = {achieved / peak32:.0%} of the float32 peak")  # fmt: skip
     if args.mirrored:
-        out = subprocess.run([sys.executable, __file__, "--mirrored-child", "--steps", str(args.steps),
-                              "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout  # fmt: skip
-        default, mirrored = (float(v) for v in out.split("MIRRORED")[1].split())
-        print(f"mirrored (2 logical CPUs) / default speed, both without XLA: {default / mirrored:.2f}x "
-              f"({mirrored * 1e3:.1f} vs {default * 1e3:.1f} ms/step)")  # fmt: skip
+        times = {loop: [] for loop in LOOPS}
+        for round_ in range(3):
+            for loop in LOOPS if round_ % 2 == 0 else LOOPS[::-1]:
+                out = subprocess.run([sys.executable, __file__, "--loop-child", loop, "--steps", str(args.steps),
+                                      "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout  # fmt: skip
+                times[loop].append(float(out.split("LOOP")[1].split()[0]))
+        result = {loop: statistics.median(values) for loop, values in times.items()}
+        for loop, seconds in result.items():
+            print(f"{loop:>40}: {seconds * 1e3:6.1f} ms/step (rounds: {', '.join(f'{t * 1e3:.1f}' for t in times[loop])})")
+        print(f"mirrored over 2 CPU replicas / default speed: {result['default'] / result['mirrored'] :.2f}x; "
+              f"Keras fit's mirrored, without XLA: {result['default'] / result['mirrored, Keras fit'] :.2f}x")
 
 
 if __name__ == "__main__":

@@ -164,13 +164,13 @@ def evaluate_locally(model, dataset):
     return _floats(logs)
 
 
-def compiled_gradient_step(model, loss_tracker):
+def compiled_gradient_step(model):
     """Keras' `train_step`, with each replica's forward and backward pass compiled by XLA.
 
     loss, ∇loss = XLA(model(x), compute_loss) on the replica's copy of the weights; then, as
     TensorFlow ops, `optimizer.apply_gradients` (all-reduce of ∇loss over the replicas, and the
-    update) and the metrics. `loss_tracker` (a `keras.metrics.Mean`) stands in for Keras' private
-    loss tracker: it averages the unscaled loss over the epoch's batches as `fit` reports it."""
+    update), the model's loss tracker and its metrics, as `train_step` updates them."""
+    loss_tracker = next(metric for metric in model.metrics if metric.name == "loss")  # compile() made it
 
     @tf.function(jit_compile=True)
     def loss_and_gradients(x, y, sample_weight):
@@ -187,8 +187,7 @@ def compiled_gradient_step(model, loss_tracker):
         # compute_loss divided the loss by the number of replicas (Keras' loss scaling for distribution).
         loss_tracker.update_state(loss * tf.distribute.get_strategy().num_replicas_in_sync, sample_weight=batch)
         model.optimizer.apply_gradients(zip(gradients, model.trainable_weights))
-        logs = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        return {**logs, "loss": loss_tracker.result()}
+        return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     return train_step
 
@@ -201,11 +200,10 @@ def fit_distributed(model, strategy, data, *, epochs, initial_epoch, steps_per_e
     compile the forward and backward pass only (`compile_gradients`)."""
     iterator = iter(strategy.experimental_distribute_dataset(shard_by_data(data)))
     with strategy.scope():
-        loss_tracker = keras.metrics.Mean(name="loss")
         # As `fit` does under a strategy: the metrics' and optimizer's variables must exist before the
         # step is traced (a replica cannot create them); built from the batch's spec, no batch drawn.
         model._symbolic_build(data_batch=data.element_spec)
-    replica_step = compiled_gradient_step(model, loss_tracker) if compile_gradients else model.train_step
+    replica_step = compiled_gradient_step(model) if compile_gradients else model.train_step
 
     @tf.function
     def train_function(iterator):
@@ -221,19 +219,18 @@ def fit_distributed(model, strategy, data, *, epochs, initial_epoch, steps_per_e
     logs = {}
     for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
-        loss_tracker.reset_state()
         callback_list.on_epoch_begin(epoch)
         for step in range(steps_per_epoch):
             callback_list.on_train_batch_begin(step)
-            logs = _floats(train_function(iterator))
+            logs = train_function(iterator)  # tensors, as `fit` passes them: no wait for the step here
             callback_list.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-        epoch_logs = dict(logs)
+        epoch_logs = _floats(logs)
         if validation_data is not None and (epoch + 1) % validation_freq == 0:
             epoch_logs.update({f"val_{key}": value for key, value in evaluate_locally(model, validation_data).items()})
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
             break
-    callback_list.on_train_end(logs)
+    callback_list.on_train_end(_floats(logs))
     return model.history
