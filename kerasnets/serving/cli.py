@@ -223,26 +223,23 @@ def tensorflow_parallelism(args):
     return session, session
 
 
-def _apply_tensorflow_parallelism(args):
-    """Set this process's TensorFlow thread pools (process-wide here; per session in TF Serving)."""
-    intra, inter = tensorflow_parallelism(args)
+def _apply_tensorflow_parallelism(intra, inter):
+    """Set this process's TensorFlow thread pools (process-wide here; per session in TF Serving); 0 leaves one be."""
     if not intra and not inter:
         return
     import tensorflow as tf
 
-    threading_config = tf.config.threading
-    wanted = [(intra, threading_config.get_intra_op_parallelism_threads, threading_config.set_intra_op_parallelism_threads),
-              (inter, threading_config.get_inter_op_parallelism_threads, threading_config.set_inter_op_parallelism_threads)]  # fmt: skip
-    for value, get, set_ in wanted:
-        if not value or get() == value:
-            continue
-        try:
-            set_(value)
-        except RuntimeError:  # TensorFlow has already run something in this process
-            raise _UsageError(
-                "--tensorflow_*_parallelism must be set before TensorFlow starts in this process "
-                "(run kerasnets serve as its own process)"
-            ) from None
+    threads = tf.config.threading
+    try:  # a second `run` in one process asks for what is set already: not an error
+        if intra and threads.get_intra_op_parallelism_threads() != intra:
+            threads.set_intra_op_parallelism_threads(intra)
+        if inter and threads.get_inter_op_parallelism_threads() != inter:
+            threads.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:  # TensorFlow has already run something in this process
+        raise _UsageError(
+            "--tensorflow_*_parallelism must be set before TensorFlow starts in this process "
+            "(run kerasnets serve as its own process)"
+        ) from None
     logging.getLogger("kerasnets.serving").info("TensorFlow threads: intra-op %s, inter-op %s",
                                                 intra or "auto", inter or "auto")  # fmt: skip
 
@@ -284,7 +281,7 @@ def run(args):
     """Run `serve` with parsed `args`; returns the exit code."""
     try:
         _check_flags(args)
-        tensorflow_parallelism(args)  # refused before anything loads
+        intra, inter = tensorflow_parallelism(args)  # refused before anything loads
         from kerasnets.serving.server import ModelServer
         from kerasnets.serving.status import StatusError
 
@@ -301,7 +298,7 @@ def run(args):
             except StatusError as error:
                 raise _UsageError(f"Failed to start server. Error: {error.status_string()}") from None
         _configure_logging()
-        _apply_tensorflow_parallelism(args)
+        _apply_tensorflow_parallelism(intra, inter)
         if not args.model_config_file:
             logging.getLogger("kerasnets.serving").info(
                 "Building single TensorFlow model file config:  model_name: %s model_base_path: %s",

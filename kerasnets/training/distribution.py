@@ -192,12 +192,20 @@ def compiled_gradient_step(model):
     return train_step
 
 
+STEPS_PER_EXECUTION = 8
+
+
 def fit_distributed(model, strategy, data, *, epochs, initial_epoch, steps_per_epoch, validation_data=None,
-                    validation_freq=1, callbacks=(), verbose="auto", compile_gradients=False):  # fmt: skip
+                    validation_freq=1, callbacks=(), verbose="auto", compile_gradients=False, checkpoint_steps=0,
+                    steps_per_execution=STEPS_PER_EXECUTION):  # fmt: skip
     """`model.fit` under a strategy, with Keras' `train_step` or `compiled_gradient_step`; returns the `History`.
 
     For `MultiWorkerMirroredStrategy`, where Keras' `fit` fails, and for CPU replicas, where XLA can
-    compile the forward and backward pass only (`compile_gradients`)."""
+    compile the forward and backward pass only (`compile_gradients`). Up to `steps_per_execution`
+    steps run in one call, as Keras' `compile(steps_per_execution=…)` does (a call of a function
+    spanning replicas costs milliseconds); callbacks see one batch per call, and a call never
+    crosses an epoch's end or a multiple of `checkpoint_steps`, so checkpoints fall where they
+    would one step at a time."""
     iterator = iter(strategy.experimental_distribute_dataset(shard_by_data(data)))
     with strategy.scope():
         # As `fit` does under a strategy: the metrics' and optimizer's variables must exist before the
@@ -206,24 +214,36 @@ def fit_distributed(model, strategy, data, *, epochs, initial_epoch, steps_per_e
     replica_step = compiled_gradient_step(model) if compile_gradients else model.train_step
 
     @tf.function
-    def train_function(iterator):
-        logs = strategy.run(replica_step, args=(next(iterator),))
+    def train_function(iterator, steps):
+        for _ in tf.range(steps - 1):
+            strategy.run(replica_step, args=(next(iterator),))
+        logs = strategy.run(replica_step, args=(next(iterator),))  # the logs of the call's last step
         return {key: strategy.reduce("MEAN", value, axis=None) for key, value in logs.items()}
+
+    def steps_in_call(global_step, epoch_steps_left):
+        count = min(int(steps_per_execution), epoch_steps_left)
+        if checkpoint_steps:
+            count = min(count, checkpoint_steps - global_step % checkpoint_steps)
+        return max(1, count)
 
     callback_list = keras.callbacks.CallbackList(
         list(callbacks), add_history=True, add_progbar=verbose != 0,
         verbose=1 if verbose == "auto" else verbose, epochs=epochs, steps=steps_per_epoch, model=model,
     )  # fmt: skip
     model.stop_training = False
+    global_step = int(model.optimizer.iterations.numpy())
     callback_list.on_train_begin()
     logs = {}
     for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)
-        for step in range(steps_per_epoch):
+        step = 0
+        while step < steps_per_epoch:
+            count = steps_in_call(global_step, steps_per_epoch - step)
             callback_list.on_train_batch_begin(step)
-            logs = train_function(iterator)  # tensors, as `fit` passes them: no wait for the step here
-            callback_list.on_train_batch_end(step, logs)
+            logs = train_function(iterator, tf.constant(count))  # tensors, as `fit` passes them: no wait here
+            step, global_step = step + count, global_step + count
+            callback_list.on_train_batch_end(step - 1, logs)
             if model.stop_training:
                 break
         epoch_logs = _floats(logs)

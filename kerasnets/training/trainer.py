@@ -294,7 +294,7 @@ def train(
                          callbacks=callbacks, verbose=verbose)  # fmt: skip
         if multi_worker or cpu_replicas:
             return distribution.fit_distributed(model, strategy, data, compile_gradients=compile_gradients,
-                                                **arguments)  # fmt: skip
+                                                checkpoint_steps=int(config["checkpoint_steps"]), **arguments)  # fmt: skip
         return model.fit(distribution.shard_by_data(data) if distributed else data, **arguments)
 
     epoch, batch = divmod(resumed_from_step, steps_per_epoch)
