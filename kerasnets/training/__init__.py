@@ -8,6 +8,7 @@ From the shell: `kerasnets train RECIPE [--epochs N | --steps N] [--batch-size B
 [--max-minutes M] [--set key=value …] [--output DIR]`.
 """
 
+from kerasnets.training.distribution import split_cpu  # noqa: F401
 from kerasnets.training.errors import ConfigurationError  # noqa: F401
 from kerasnets.training.metrics import binary_f1, corpus_bleu, matthews_correlation, perplexity  # noqa: F401
 from kerasnets.training.recipes import RECIPES, Recipe, get_recipe  # noqa: F401
