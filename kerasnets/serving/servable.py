@@ -73,6 +73,7 @@ class Servable:
         self.path = path
         self.signature_defs = dict(meta_graph.signature_def)
         self._loaded = loaded
+        self._input_specs = {}  # signature key -> {input: (tf.DType, tf.TensorShape)}, built on first use
 
     @classmethod
     def load(cls, name, version, path, tags=("serve",)):
@@ -102,6 +103,19 @@ class Servable:
         if signature is None:
             return None
         return {name: info.dtype for name, info in signature.inputs.items()}
+
+    def _input_spec(self, signature_name, signature):
+        """{input: (tf.DType, tf.TensorShape)} of a signature, read from its proto once."""
+        spec = self._input_specs.get(signature_name)
+        if spec is None:
+            import tensorflow as tf
+
+            spec = {
+                name: (tf.dtypes.as_dtype(info.dtype), tf.TensorShape(info.tensor_shape))
+                for name, info in signature.inputs.items()
+            }
+            self._input_specs[signature_name] = spec
+        return spec
 
     def _call(self, signature_name, feeds):
         import tensorflow as tf
@@ -145,8 +159,9 @@ class Servable:
                 "Expected prediction signature method_name to be one of {"
                 + ", ".join(_PREDICT_METHODS) + "}. Was: " + signature.method_name
             )
-        expected = set(signature.inputs)
-        if set(inputs) != expected:
+        spec = self._input_spec(signature_name, signature)
+        if inputs.keys() != spec.keys():
+            expected = set(spec)
             missing = sorted(expected - set(inputs))
             raise invalid_argument(
                 f"input size does not match signature: {len(inputs)}!={len(expected)} "
@@ -154,8 +169,8 @@ class Servable:
             )
         feeds = {}
         for name, array in inputs.items():
-            feeds[name] = tf.constant(array, dtype=tf.dtypes.as_dtype(signature.inputs[name].dtype))
-            expected_shape = tf.TensorShape(signature.inputs[name].tensor_shape)
+            dtype, expected_shape = spec[name]
+            feeds[name] = tf.constant(array, dtype=dtype)
             if not expected_shape.is_compatible_with(feeds[name].shape):
                 raise invalid_argument(
                     f"Input '{name}' has shape {_shape_debug_string(feeds[name].shape)}, but signature "
