@@ -1,6 +1,6 @@
 """Throughput of batch-1 `:predict` with and without server-side batching (issue 10).
 
-    PYTHONPATH=$PWD python benchmarks/serving_throughput.py [--seconds 5] [--rounds 3] [--intra-op 1]
+    PYTHONPATH=$PWD python benchmarks/serving_throughput.py [--seconds 5] [--rounds 3] [--intra-op 1] [--wrk]
 
 Exports an untrained LeNet-5 (`kerasnets.models.lenet5`, the builder `kerasnets
 export` uses; weights do not change the cost of a forward pass) once to a temp
@@ -12,7 +12,8 @@ the OS:
      `batch_timeout_micros` values (the best b is used for the ratios);
   c  a plain aiohttp endpoint that loads the same `serving_default` signature
      and calls it once per request in a thread pool.
-The load is a separate process: 32 concurrent clients on one aiohttp
+The load is a separate process (with `--wrk`, `wrk -t1 -c32 --latency`, a C load
+generator that takes far less CPU from the server's cores): 32 concurrent clients on one aiohttp
 ClientSession (TCPConnector limit 32, so 32 keep-alive connections), each
 posting `{"instances": [image]}` with one 28x28x1 image back to back; 1 s of
 warm-up, then `--seconds` measured. Arms alternate over `--rounds` rounds;
@@ -25,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -136,12 +138,42 @@ def measure(port, seconds):
     return json.loads(output)
 
 
+_WRK_SCRIPT = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local body = io.open("{body}", "rb"); wrk.body = body:read("*a"); body:close()
+"""
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def measure_with_wrk(port, seconds, root):
+    """Requests/s and p50/p99 (s) of `wrk -t1 -c32` posting image_body(), after 1 s of warm-up."""
+    script = os.path.join(root, "post.lua")
+    if not os.path.exists(script):
+        with open(os.path.join(root, "body.json"), "wb") as handle:
+            handle.write(image_body())
+        with open(script, "w") as handle:
+            handle.write(_WRK_SCRIPT.format(body=os.path.join(root, "body.json")))
+    url = f"http://127.0.0.1:{port}/v1/models/lenet5:predict"
+    base = ["wrk", "-t1", f"-c{CLIENTS}", "-s", script]
+    subprocess.run(base + ["-d1s", url], check=True, capture_output=True)
+    text = subprocess.run(base + [f"-d{max(1, round(seconds))}s", "--latency", url], check=True,
+                          capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+
+    def quantile(label):
+        value, unit = re.search(rf"^\s+{label}%\s+([0-9.]+)(us|ms|s|m)\s*$", text, re.M).groups()
+        return float(value) * _WRK_UNITS[unit]
+
+    return {"rate": rate, "errors": int(errors.group(1)) if errors else 0, "p50": quantile(50), "p99": quantile(99)}
+
+
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def main(seconds, rounds, intra_op=0):
+def main(seconds, rounds, intra_op=0, wrk=False):
     from kerasnets import models
     from kerasnets.export.saved_model import export_model
     from kerasnets.serving.batching import FILENAME, batching_parameters_text
@@ -151,7 +183,8 @@ def main(seconds, rounds, intra_op=0):
 
     print(f"{cpu_model('unknown CPU')}, load average {os.getloadavg()[0]:.2f}")
     print(f"cpus={os.cpu_count()} clients={CLIENTS} seconds={seconds} rounds={rounds} "
-          f"model=lenet5 (untrained) body=1 image 28x28x1 intra_op_threads={intra_op or 'auto'}")
+          f"model=lenet5 (untrained) body=1 image 28x28x1 intra_op_threads={intra_op or 'auto'}"
+          f" load={'wrk -t1' if wrk else 'aiohttp client'}")
     with tempfile.TemporaryDirectory() as root:
         exported = export_model(models.lenet5(), "lenet5", base_dir=root, batching=True)
         serve = [sys.executable, "-m", "kerasnets", "serve", "--model_name=lenet5",
@@ -177,9 +210,13 @@ def main(seconds, rounds, intra_op=0):
             results = {arm: [] for arm in arms}
             for round_ in range(rounds):
                 for arm, (_, port) in servers.items():
-                    result = measure(port, seconds)
+                    if wrk:
+                        result = measure_with_wrk(port, seconds, root)
+                    else:
+                        result = measure(port, seconds)
+                        result["rate"] = result["count"] / result["seconds"]
                     results[arm].append(result)
-                    print(f"round {round_ + 1} {arm:>6}: {result['count'] / seconds:7.1f} req/s"
+                    print(f"round {round_ + 1} {arm:>6}: {result['rate']:7.1f} req/s"
                           f" errors={result['errors']}", flush=True)
         finally:
             for process, _ in servers.values():
@@ -190,10 +227,13 @@ def main(seconds, rounds, intra_op=0):
     print(f"\n{'arm':>6} {'req/s (median)':>15} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     rates = {}
     for arm, runs in results.items():
-        rates[arm] = statistics.median(r["count"] / r["seconds"] for r in runs)
-        latencies = [x for r in runs for x in r["latencies"]]
-        print(f"{arm:>6} {rates[arm]:15.1f} {percentile(latencies, 0.5) * 1e3:8.1f}"
-              f" {percentile(latencies, 0.99) * 1e3:8.1f} {sum(r['errors'] for r in runs):7d}")
+        rates[arm] = statistics.median(r["rate"] for r in runs)
+        if wrk:  # wrk reports quantiles per run: their medians over rounds
+            p50, p99 = (statistics.median(r[q] for r in runs) for q in ("p50", "p99"))
+        else:
+            latencies = [x for r in runs for x in r["latencies"]]
+            p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        print(f"{arm:>6} {rates[arm]:15.1f} {p50 * 1e3:8.1f} {p99 * 1e3:8.1f} {sum(r['errors'] for r in runs):7d}")
     best = max((arm for arm in rates if arm.startswith("b")), key=rates.get)
     print(f"\nbest b = {best}: b/a = {rates[best] / rates['a']:.2f}  b/c = {rates[best] / rates['c']:.2f}"
           "  (targets: >= 2 each)")
@@ -203,6 +243,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--wrk", action="store_true", help="load with wrk (apt install wrk) instead of Python clients")
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--plain", metavar="MODEL_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--intra-op", type=int, default=0, metavar="N",
@@ -218,4 +259,6 @@ if __name__ == "__main__":
     elif args.plain:
         plain_aiohttp_server(args.plain)
     else:
-        main(args.seconds, args.rounds, args.intra_op)
+        if args.wrk and not shutil.which("wrk"):
+            sys.exit("--wrk needs wrk on PATH (apt install wrk).")
+        main(args.seconds, args.rounds, args.intra_op, args.wrk)
