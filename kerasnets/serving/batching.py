@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from kerasnets.serving import disk_layout
+from kerasnets.serving.python_threads import pin_current_thread
 from kerasnets.serving.status import Code, StatusError
 
 FILENAME = disk_layout.BATCHING_PARAMETERS_FILENAME
@@ -237,6 +238,7 @@ class BatchScheduler:
             return None
 
     def _work(self):
+        pin_current_thread()
         while True:
             batch = self._take()
             if batch is None:

@@ -151,6 +151,9 @@ def add_arguments(parser):
         metavar="BOOL", help=":classify/:regress require the signature's method_name to match")
     add("--rest_api_enable_cors_support", type=_bool_flag, nargs="?", const=True, default=False, metavar="BOOL",
         help="add CORS headers (Access-Control-Allow-Origin: *) to every REST answer")
+    add("--pin_python_threads", type=_bool_flag, nargs="?", const=True, default=True, metavar="BOOL",
+        help="run the server's Python threads on one core, TensorFlow's on all (Linux; not a TF Serving flag; "
+        "default true)")
     add("--max_request_bytes", type=_non_negative_int, default=DEFAULT_MAX_REQUEST_BYTES, metavar="BYTES",
         help=f"largest request body accepted, 413 above (not a TF Serving flag; default {DEFAULT_MAX_REQUEST_BYTES})")
     add("--monitoring_config_file", default="", metavar="FILE",
@@ -315,6 +318,7 @@ def run(args):
             grpc_port=args.port,
             grpc_max_threads=args.grpc_max_threads,
             rest_api_enable_cors_support=args.rest_api_enable_cors_support,
+            pin_python_threads=args.pin_python_threads,
             file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
             allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
             saved_model_tags=[tag.strip() for tag in args.saved_model_tags.split(",") if tag.strip()],

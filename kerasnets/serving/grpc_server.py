@@ -669,8 +669,10 @@ class GrpcServer:
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
+        from kerasnets.serving.python_threads import pin_current_thread
+
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.max_threads, thread_name_prefix="grpc-model-server"
+            max_workers=self.max_threads, thread_name_prefix="grpc-model-server", initializer=pin_current_thread
         )
         limit = min(self.max_request_bytes, 2**31 - 1)
         self._server = grpc.server(

@@ -58,6 +58,7 @@ from kerasnets.serving.json_tensor import (
 )
 from kerasnets.serving.model_manager import ModelManager
 from kerasnets.serving.monitoring import RequestTimer, ServingMetrics, prometheus_path
+from kerasnets.serving.python_threads import pin_current_thread, pin_python_threads, threads_started_here_pinned
 from kerasnets.serving.status import Code, StatusError, invalid_argument
 
 LOG = logging.getLogger("kerasnets.serving")
@@ -235,6 +236,7 @@ class DaemonThreadExecutor(concurrent.futures.Executor):
         return future
 
     def _serve(self):
+        pin_current_thread()
         while True:
             item = self._work.get()
             if item is None:
@@ -522,6 +524,7 @@ class ModelServer:
         max_connections=None,
         rest_api_enable_cors_support=False,
         monitoring_config=None,
+        pin_python_threads=True,
         **manager_options,
     ):
         # TF Serving's metrics: always recorded, served when monitoring_config enables Prometheus.
@@ -556,6 +559,7 @@ class ModelServer:
         self.keepalive_timeout_s = keepalive_timeout_s
         self.max_connections = default_max_connections() if max_connections is None else max_connections
         self.rest_api_enable_cors_support = rest_api_enable_cors_support
+        self.pin_python_threads = pin_python_threads
         self._executor = None
         self._loop = None
         self._thread = None
@@ -595,6 +599,8 @@ class ModelServer:
         """Bind, load the models (as TF Serving does before serving), then serve."""
         self._socket = self._bind()
         self.port = self._socket.getsockname()[1]
+        # Only chosen here: each serving thread (batching's, started by the loads, included) pins itself.
+        pin_python_threads(self.pin_python_threads)
         try:
             self._bind_grpc()
             self.manager.start()
@@ -605,20 +611,25 @@ class ModelServer:
         try:
             self._executor = DaemonThreadExecutor(self.rest_api_num_threads, thread_name_prefix="httprestserver")
             self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="rest-api-event-loop", daemon=True)
+            self._thread = threading.Thread(target=self._run_event_loop, name="rest-api-event-loop", daemon=True)
             self._thread.start()
             asyncio.run_coroutine_threadsafe(self._start_site(), self._loop).result()
         except BaseException:
             self.stop()
             raise
         if self._grpc is not None:
-            self._grpc.start()  # logs "Running gRPC ModelServer at HOST:PORT ..."
+            with threads_started_here_pinned():  # grpcio's Python thread that polls for calls
+                self._grpc.start()  # logs "Running gRPC ModelServer at HOST:PORT ..."
         LOG.info("Exporting HTTP/REST API at:localhost:%d ...", self.port)
         if self.prometheus_path is not None:
             LOG.info("Exporting Prometheus metrics at:localhost:%d%s", self.port, self.prometheus_path)
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             LOG.info("Listening on %s:%d", self.host, self.port)
         return self
+
+    def _run_event_loop(self):
+        pin_current_thread()
+        self._loop.run_forever()
 
     @property
     def grpc_target(self):

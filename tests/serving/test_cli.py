@@ -27,6 +27,8 @@ def test_add_parser_uses_tf_servings_flag_names_and_defaults():
     assert args.allow_version_labels_for_unavailable_models is False
     assert args.max_request_bytes == 16 * 1024 * 1024
     assert (args.port, args.grpc_max_threads) == (8500, None)
+    assert args.pin_python_threads is True
+    assert parse(["serve", "--pin_python_threads=false"]).pin_python_threads is False
     args = parse(["serve", "--model_name=half", "--rest_api_port=0", "--allow_version_labels_for_unavailable_models",
                   "--enable_signature_method_name_check=false", "--host", "0.0.0.0", "--file_system_poll_wait_seconds", "5"])
     assert (args.model_name, args.rest_api_port, args.host) == ("half", 0, "0.0.0.0")
