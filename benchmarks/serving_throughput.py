@@ -11,7 +11,9 @@ the OS:
      file `kerasnets export --batching` writes (timeout 2000 us) and with other
      `batch_timeout_micros` values (the best b is used for the ratios);
   c  a plain aiohttp endpoint that loads the same `serving_default` signature
-     and calls it once per request in a thread pool.
+     and calls it once per request in a thread pool;
+  a-unpinned, b2000-unpinned  a and b with `--pin_python_threads=false` (the
+     server's Python threads left on every core).
 The load is a separate process (with `--wrk`, `wrk -t1 -c32 --latency`, a C load
 generator that takes far less CPU from the server's cores): 32 concurrent clients on one aiohttp
 ClientSession (TCPConnector limit 32, so 32 keep-alive connections), each
@@ -201,6 +203,9 @@ def main(seconds, rounds, intra_op=0, wrk=False):
                     handle.write(batching_parameters_text(batch_timeout_micros=micros))
             arms[f"b{micros}"] = serve + ["--enable_batching", f"--batching_parameters_file={path}"]
         arms["c"] = [sys.executable, __file__, "--plain", exported.path, *threads]
+        # What keeping the server's Python threads on one core (the default) is worth.
+        arms["a-unpinned"] = arms["a"] + ["--pin_python_threads=false"]
+        arms["b2000-unpinned"] = arms["b2000"] + ["--pin_python_threads=false"]
         print("batching_parameters.txt (from export):", " ".join(open(f"{root}/{FILENAME}").read().split()))
 
         servers = {}
@@ -216,7 +221,7 @@ def main(seconds, rounds, intra_op=0, wrk=False):
                         result = measure(port, seconds)
                         result["rate"] = result["count"] / result["seconds"]
                     results[arm].append(result)
-                    print(f"round {round_ + 1} {arm:>6}: {result['rate']:7.1f} req/s"
+                    print(f"round {round_ + 1} {arm:>14}: {result['rate']:7.1f} req/s"
                           f" errors={result['errors']}", flush=True)
         finally:
             for process, _ in servers.values():
@@ -224,7 +229,7 @@ def main(seconds, rounds, intra_op=0, wrk=False):
             for process, _ in servers.values():
                 process.wait(30)
 
-    print(f"\n{'arm':>6} {'req/s (median)':>15} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"\n{'arm':>14} {'req/s (median)':>15} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     rates = {}
     for arm, runs in results.items():
         rates[arm] = statistics.median(r["rate"] for r in runs)
@@ -233,8 +238,8 @@ def main(seconds, rounds, intra_op=0, wrk=False):
         else:
             latencies = [x for r in runs for x in r["latencies"]]
             p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-        print(f"{arm:>6} {rates[arm]:15.1f} {p50 * 1e3:8.1f} {p99 * 1e3:8.1f} {sum(r['errors'] for r in runs):7d}")
-    best = max((arm for arm in rates if arm.startswith("b")), key=rates.get)
+        print(f"{arm:>14} {rates[arm]:15.1f} {p50 * 1e3:8.1f} {p99 * 1e3:8.1f} {sum(r['errors'] for r in runs):7d}")
+    best = max((arm for arm in rates if arm.startswith("b") and not arm.endswith("unpinned")), key=rates.get)
     print(f"\nbest b = {best}: b/a = {rates[best] / rates['a']:.2f}  b/c = {rates[best] / rates['c']:.2f}"
           "  (targets: >= 2 each)")
 
