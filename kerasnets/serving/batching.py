@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from kerasnets.serving import disk_layout
-from kerasnets.serving.python_threads import pin_current_thread
+from kerasnets.serving.python_runtime import pin_current_thread
 from kerasnets.serving.status import Code, StatusError
 
 FILENAME = disk_layout.BATCHING_PARAMETERS_FILENAME

@@ -319,6 +319,7 @@ def run(args):
             grpc_max_threads=args.grpc_max_threads,
             rest_api_enable_cors_support=args.rest_api_enable_cors_support,
             pin_python_threads=args.pin_python_threads,
+            freeze_gc=True,  # this process only serves: keep the loaded models out of the GC's walks
             file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
             allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
             saved_model_tags=[tag.strip() for tag in args.saved_model_tags.split(",") if tag.strip()],

@@ -669,7 +669,7 @@ class GrpcServer:
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-        from kerasnets.serving.python_threads import pin_current_thread
+        from kerasnets.serving.python_runtime import pin_current_thread
 
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.max_threads, thread_name_prefix="grpc-model-server", initializer=pin_current_thread

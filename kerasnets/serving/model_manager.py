@@ -249,6 +249,9 @@ class ModelManager:
         self.load_observer = load_observer
         # kerasnets.serving.batching.BatchingParameters: batch predict (only) per version.
         self.batching_parameters = batching_parameters
+        # Optional hook called with no arguments as each load attempt ends (before AVAILABLE) and after each unload
+        # (ModelServer's GC freeze).
+        self.on_servables_changed = None
         self.file_system_poll_wait_seconds = file_system_poll_wait_seconds
         self.allow_version_labels_for_unavailable_models = allow_version_labels_for_unavailable_models
         self.saved_model_tags = tuple(saved_model_tags)
@@ -476,6 +479,8 @@ class ModelManager:
         self._observe_load(path, failure is None, time.monotonic() - started)
         if failure is None and self.enable_model_warmup:
             failure = self._warm_up(servable, path)
+        # Before AVAILABLE, so whatever the hook costs (a GC freeze) is not paid by the first request.
+        self._servables_changed()
         with self._lock:
             if failure is None:
                 record.servable = servable
@@ -487,6 +492,14 @@ class ModelManager:
             LOG.info("Successfully loaded servable version %s (%.2f s)", servable_id, time.monotonic() - started)
         else:
             LOG.error("Loading servable: %s failed: %s", servable_id, failure.status_string())
+
+    def _servables_changed(self):
+        hook = self.on_servables_changed
+        if hook is not None:
+            try:
+                hook()
+            except Exception:
+                LOG.exception("on_servables_changed hook failed")
 
     def _observe_load(self, path, succeeded, seconds):
         if self.load_observer is not None:
@@ -521,6 +534,7 @@ class ModelManager:
             record.state = END
             record.error = None
         LOG.info("Done unloading servable version %s", servable_id)
+        self._servables_changed()
 
     def _unload_all(self, name):
         with self._lock:

@@ -58,7 +58,13 @@ from kerasnets.serving.json_tensor import (
 )
 from kerasnets.serving.model_manager import ModelManager
 from kerasnets.serving.monitoring import RequestTimer, ServingMetrics, prometheus_path
-from kerasnets.serving.python_threads import pin_current_thread, pin_python_threads, threads_started_here_pinned
+from kerasnets.serving.python_runtime import (
+    freeze_long_lived_objects,
+    pin_current_thread,
+    pin_python_threads,
+    thaw_objects,
+    threads_started_here_pinned,
+)
 from kerasnets.serving.status import Code, StatusError, invalid_argument
 
 LOG = logging.getLogger("kerasnets.serving")
@@ -525,6 +531,7 @@ class ModelServer:
         rest_api_enable_cors_support=False,
         monitoring_config=None,
         pin_python_threads=True,
+        freeze_gc=False,
         **manager_options,
     ):
         # TF Serving's metrics: always recorded, served when monitoring_config enables Prometheus.
@@ -560,6 +567,9 @@ class ModelServer:
         self.max_connections = default_max_connections() if max_connections is None else max_connections
         self.rest_api_enable_cors_support = rest_api_enable_cors_support
         self.pin_python_threads = pin_python_threads
+        # gc.freeze() what is alive once the models are loaded (process-wide; kerasnets serve does).
+        self.freeze_gc = freeze_gc
+        self._froze_gc = False
         self._executor = None
         self._loop = None
         self._thread = None
@@ -608,6 +618,10 @@ class ModelServer:
             self._socket.close()
             self._stop_grpc()
             raise
+        if self.freeze_gc:
+            freeze_long_lived_objects()
+            self._froze_gc = True
+            self.manager.on_servables_changed = freeze_long_lived_objects
         try:
             self._executor = DaemonThreadExecutor(self.rest_api_num_threads, thread_name_prefix="httprestserver")
             self._loop = asyncio.new_event_loop()
@@ -808,7 +822,12 @@ class ModelServer:
             self._socket.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._froze_gc:
+            self.manager.on_servables_changed = None
         self.manager.stop()
+        if self._froze_gc:
+            thaw_objects()
+            self._froze_gc = False
         LOG.info("Server stopped.")
 
     def serve_forever(self):
