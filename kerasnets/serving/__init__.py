@@ -15,7 +15,8 @@ Modules: `server` (routes, HTTP), `grpc_server` (PredictionService and
 ModelService over the same manager), `model_manager` (config, versions, polling,
 labels), `servable` (one loaded SavedModel), `json_tensor` (REST JSON <->
 tensors), `json_codec` (rapidjson-compatible JSON text), `status` (error codes
--> HTTP), `client`, `cli`.
+-> HTTP), `python_runtime` (serving threads on one core, the GC frozen after loads),
+`client`, `cli`.
 """
 
 from kerasnets.serving.client import Client, ServingError
