@@ -91,3 +91,33 @@ def test_pretraining_losses_are_means_over_the_slots_that_carry_weight():
     expected = -(np.log(0.9) + np.log(0.8)) / 2
     two_segment = np.array([1, 1, 0], "float32")
     assert float(nsp(np.array([0, 1, 0]), pairs, sample_weight=two_segment)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_mask_rate_and_next_sentence_rate_shape_the_training_batches_not_the_held_out_ones():
+    data_root_or_skip("glue")
+    data_root_or_skip("tiny_shakespeare/input.txt")
+    from kerasnets.training import tasks
+    from kerasnets.training.recipes import get_recipe
+    from kerasnets.training.trainer import resolve_config
+
+    recipe = get_recipe("bert_pretraining-corpus")
+    overrides = dict(TINY, data_dir=tfds_dir(), batch_size=64, mask_rate=0.5, max_predictions=64, next_sentence_rate=1.0)
+    task = tasks.TASKS[recipe.task](recipe, resolve_config(recipe, overrides))
+    train_batches, held_out, _ = task.datasets()
+    specials = task.tokenizer.special_token_ids
+    for batches, all_next in ((train_batches, True), (held_out, False)):
+        inputs, targets, weights = next(iter(batches))
+        ids, real = inputs["token_ids"].numpy(), inputs["padding_mask"].numpy().astype(bool)
+        candidates = (real & (ids != specials["[CLS]"]) & (ids != specials["[SEP]"])).sum(axis=1)
+        predictions = weights["mlm_probabilities"].numpy().sum(axis=1)
+        assert np.all(np.abs(predictions - 0.5 * candidates) <= 1)  # half the tokens, in both
+        paired = weights["nsp_probabilities"].numpy() > 0
+        labels = targets["nsp_probabilities"].numpy()[paired]
+        assert paired.any() and np.all(labels == 0) == all_next  # training pairs all "IsNext"; held-out 50/50
+
+
+@pytest.mark.parametrize("setting", ["mask_rate=0", "mask_rate=1", "next_sentence_rate=1.5", "next_sentence_rate=-0.1"])
+def test_rates_outside_their_range_are_refused(setting):
+    key, value = setting.split("=")
+    with pytest.raises(ConfigurationError, match=f"Setting '{key}' of recipe bert_pretraining-corpus must be"):
+        train("bert_pretraining-corpus", steps=1, overrides={key: float(value)}, output="/nonexistent/never-written")
