@@ -101,7 +101,8 @@ def test_mask_rate_and_next_sentence_rate_shape_the_training_batches_not_the_hel
     from kerasnets.training.trainer import resolve_config
 
     recipe = get_recipe("bert_pretraining-corpus")
-    overrides = dict(TINY, data_dir=tfds_dir(), batch_size=64, mask_rate=0.5, max_predictions=64, next_sentence_rate=1.0)
+    overrides = dict(TINY, data_dir=tfds_dir(), batch_size=64, mask_rate=0.5, max_predictions=64,
+                     next_sentence_rate=1.0)  # fmt: skip
     task = tasks.TASKS[recipe.task](recipe, resolve_config(recipe, overrides))
     train_batches, held_out, _ = task.datasets()
     specials = task.tokenizer.special_token_ids
