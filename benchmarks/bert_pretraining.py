@@ -16,11 +16,20 @@
 
 Scores: GLUE validation (SST-2 accuracy, MRPC F1, CoLA Matthews correlation) and IMDB test
 accuracy; IMDB is fine-tuned at 128 tokens, the checkpoint's length.
+
+Fine-tuning protocols (`--protocol`), the same for both arms:
+- `recipe`: the recipe's epochs (SST-2 and IMDB 2, MRPC and CoLA 4), the last epoch's weights;
+- `early_stopping`: up to 4× the recipe's epochs on the first 90 % of the labelled share, the
+  best epoch on its last 10 % (validation accuracy, patience 2) restored, as Devlin et al. chose
+  fine-tuning runs on held-out data.
+`--seeds 0 1 2` repeats each row with other initial heads, dropout and batch order; the table
+gives the mean and the spread (min–max) over the seeds.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -35,15 +44,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "bert_pretraining.json")
 PRETRAINING_RECIPE = "bert_pretraining-corpus"
-# task → (the score reported, settings beyond the recipe's)
+# task → (the score reported, settings beyond the recipe's, the recipe's epochs)
 TASKS = {
-    "sst2": ("accuracy", []),
-    "imdb": ("accuracy", ["sequence_length=128"]),
-    "mrpc": ("f1", []),
-    "cola": ("matthews_correlation", []),
+    "sst2": ("accuracy", [], 2),
+    "imdb": ("accuracy", ["sequence_length=128"], 2),
+    "mrpc": ("f1", [], 4),
+    "cola": ("matthews_correlation", [], 4),
 }
 FRACTIONS = (10, 100)
 ARMS = ("scratch", "pretrained")
+PROTOCOLS = ("recipe", "early_stopping")
+EARLY_STOPPING_EPOCHS = 4  # × the recipe's
+EARLY_STOPPING_PATIENCE = 2
 
 
 def kerasnets(arguments, smoke):
@@ -72,34 +84,52 @@ def pretrain(run, smoke):
     }  # fmt: skip
 
 
-def fine_tune(task, fraction, arm, checkpoint, output_root, smoke):
-    score, settings = TASKS[task]
-    output = os.path.join(output_root, f"{task}-{fraction}-{arm}")
-    split = "train" if fraction == 100 else f"train[:{fraction}%]"
-    settings = [f"checkpoint='{checkpoint}'", f"checkpoint_weights={arm == 'pretrained'}", f"train_split='{split}'",
-                *settings]  # fmt: skip
-    arguments = [f"bert-{task}", "--output", output, *(item for s in settings for item in ("--set", s))]
+def row_key(task, fraction, arm, protocol="recipe", seed=0):
+    """The results key; the first runs of this benchmark (recipe protocol, seed 0) keep their short keys."""
+    return f"{task}-{fraction}-{arm}" + ("" if protocol == "recipe" else f"-{protocol}") + (f"-seed{seed}" if seed else "")
+
+
+def fine_tune(task, fraction, arm, checkpoint, output_root, smoke, protocol="recipe", seed=0):
+    score, settings, epochs = TASKS[task]
+    output = os.path.join(output_root, row_key(task, fraction, arm, protocol, seed))
+    settings = [f"checkpoint='{checkpoint}'", f"checkpoint_weights={arm == 'pretrained'}", f"seed={seed}", *settings]
+    if protocol == "recipe":
+        settings.append("train_split='train'" if fraction == 100 else f"train_split='train[:{fraction}%]'")
+        arguments = []
+    else:
+        cut = fraction * 9 // 10  # of 10 %: train[:9%] to fit, train[9%:10%] to choose the epoch
+        settings += [f"train_split='train[:{cut}%]'", f"validation_split='train[{cut}%:{fraction}%]'",
+                     "early_stopping_monitor='val_accuracy'", f"early_stopping_patience={EARLY_STOPPING_PATIENCE}"]
+        arguments = [] if smoke else ["--epochs", str(EARLY_STOPPING_EPOCHS * epochs)]
+    arguments = [f"bert-{task}", "--output", output, *arguments, *(item for s in settings for item in ("--set", s))]
     if kerasnets(arguments, smoke) != 0:
         return {"error": "fine-tuning failed"}
     metrics = read_metrics(output)
     return {"score": score, "value": metrics[score], "accuracy": metrics["accuracy"], "steps": metrics["steps"],
-            "wall_seconds": metrics["wall_seconds"]}  # fmt: skip
+            "epochs": metrics["epochs"], "wall_seconds": metrics["wall_seconds"]}  # fmt: skip
 
 
-def table(results):
-    lines = ["| task (score) | labels | scratch | pre-trained | Δ | steps | wall time (scratch / pre-trained) |",
-             "|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
-    for task, (score, _) in TASKS.items():
+def table(results, protocols=("recipe",), seeds=(0,)):
+    """Mean (min–max over `seeds`) per task, labelled share, protocol and arm."""
+    lines = ["| task (score) | labels | protocol | seeds | scratch | pre-trained | Δ of the means | epochs run |",
+             "|---|---:|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    runs = results.get("fine_tuning", {})
+
+    def cell(rows):
+        values = [row["value"] for row in rows]
+        spread = f" ({min(values):.3f}–{max(values):.3f})" if len(values) > 1 else ""
+        return statistics.mean(values), f"{statistics.mean(values):.4f}{spread}"
+
+    for task, (score, _, _) in TASKS.items():
         for fraction in FRACTIONS:
-            rows = [results.get("fine_tuning", {}).get(f"{task}-{fraction}-{arm}") for arm in ARMS]
-            if not all(rows) or any("error" in row for row in rows):
-                continue
-            scratch, pretrained = rows
-            lines.append(
-                f"| {task} ({score}) | {fraction} % | {scratch['value']:.4f} | {pretrained['value']:.4f} | "
-                f"{pretrained['value'] - scratch['value']:+.4f} | {scratch['steps']:,} | "
-                f"{scratch['wall_seconds']:.0f} s / {pretrained['wall_seconds']:.0f} s |"
-            )
+            for protocol in protocols:
+                arms = [[runs.get(row_key(task, fraction, arm, protocol, seed)) for seed in seeds] for arm in ARMS]
+                if not all(all(rows) and not any("error" in row for row in rows) for rows in arms):
+                    continue
+                (scratch, scratch_text), (pretrained, pretrained_text) = cell(arms[0]), cell(arms[1])
+                epochs = " / ".join(",".join(str(row["epochs"]) for row in rows) for rows in arms)
+                lines.append(f"| {task} ({score}) | {fraction} % | {protocol} | {len(seeds)} | {scratch_text} | "
+                             f"{pretrained_text} | {pretrained - scratch:+.4f} | {epochs} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -110,6 +140,8 @@ def main():
     parser.add_argument("--pretraining-run", default=os.path.join(ROOT, "runs", PRETRAINING_RECIPE))
     parser.add_argument("--output-root", default=os.path.join(ROOT, "runs", "bert_pretraining_benchmark"))
     parser.add_argument("--results", default=RESULTS)
+    parser.add_argument("--protocols", nargs="*", default=["recipe"], choices=PROTOCOLS)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
     parser.add_argument("--smoke", action="store_true", help="a few steps per run (checks the plumbing only)")
     args = parser.parse_args()
     results = {}
@@ -123,16 +155,18 @@ def main():
     checkpoint = os.path.abspath(os.path.join(args.pretraining_run, "checkpoint"))
     for task in args.tasks:
         for fraction in args.fractions:
-            for arm in ARMS:  # alternated: the two arms of a row run back to back
-                key = f"{task}-{fraction}-{arm}"
-                results.setdefault("fine_tuning", {})[key] = fine_tune(
-                    task, fraction, arm, checkpoint, args.output_root, args.smoke
-                )
-                files.write_json(args.results, results)
+            for protocol in args.protocols:
+                for seed in args.seeds:
+                    for arm in ARMS:  # alternated: the two arms of a row run back to back
+                        key = row_key(task, fraction, arm, protocol, seed)
+                        results.setdefault("fine_tuning", {})[key] = fine_tune(
+                            task, fraction, arm, checkpoint, args.output_root, args.smoke, protocol, seed
+                        )
+                        files.write_json(args.results, results)
     p = results["pretraining"]
     print(f"\nPre-training: {p['steps']:,} steps in {p['wall_seconds']:.0f} s; held-out MLM accuracy "
           f"{p['held_out_mlm_accuracy']:.4f}, NSP accuracy {p['held_out_nsp_accuracy']:.4f}\n")  # fmt: skip
-    print(table(results))
+    print(table(results, args.protocols, args.seeds))
 
 
 if __name__ == "__main__":
