@@ -17,11 +17,12 @@
 Scores: GLUE validation (SST-2 accuracy, MRPC F1, CoLA Matthews correlation) and IMDB test
 accuracy; IMDB is fine-tuned at 128 tokens, the checkpoint's length.
 
-Fine-tuning protocols (`--protocol`), the same for both arms:
+Fine-tuning protocols (`--protocols`), the same for both arms:
 - `recipe`: the recipe's epochs (SST-2 and IMDB 2, MRPC and CoLA 4), the last epoch's weights;
 - `early_stopping`: up to 4× the recipe's epochs on the first 90 % of the labelled share, the
-  best epoch on its last 10 % (validation accuracy, patience 2) restored, as Devlin et al. chose
-  fine-tuning runs on held-out data.
+  best epoch on its last 10 % (validation accuracy, patience 2) restored. Devlin et al. chose
+  among fine-tuning runs on GLUE's dev set; here a slice of the training labels plays that part,
+  so the scored validation split stays unseen.
 `--seeds 0 1 2` repeats each row with other initial heads, dropout and batch order; the table
 gives the mean and the spread (min–max) over the seeds.
 """
@@ -86,7 +87,8 @@ def pretrain(run, smoke):
 
 def row_key(task, fraction, arm, protocol="recipe", seed=0):
     """The results key; the first runs of this benchmark (recipe protocol, seed 0) keep their short keys."""
-    return f"{task}-{fraction}-{arm}" + ("" if protocol == "recipe" else f"-{protocol}") + (f"-seed{seed}" if seed else "")
+    key = f"{task}-{fraction}-{arm}" + ("" if protocol == "recipe" else f"-{protocol}")
+    return key + (f"-seed{seed}" if seed else "")
 
 
 def fine_tune(task, fraction, arm, checkpoint, output_root, smoke, protocol="recipe", seed=0):

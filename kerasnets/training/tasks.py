@@ -522,7 +522,7 @@ class BertPretraining(Task):
 
     # XLA makes this model's train step twice as slow on CPU (341 vs 170 ms for 32 × 64 tokens, 2-core EPYC).
     jit_compile = False
-    # mask_rate: the share of tokens the masked LM predicts (Devlin et al.: 0.15; Wettig et al. 2023: 0.4 trains
+    # mask_rate: the share of tokens the masked LM predicts (Devlin et al.: 0.15; Wettig et al. 2023 found 0.4
     # better), at most max_predictions a sequence. next_sentence_rate: the share of "IsNext" training pairs; 1.0
     # gives contiguous segments only, so NSP has nothing to learn (RoBERTa's finding that NSP does not help).
     # Held-out NSP accuracy stays measured on 50/50 pairs.
