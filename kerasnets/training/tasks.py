@@ -100,7 +100,7 @@ def make_optimizer(config, model_width=None, variables=None):
     name = config["optimizer"]
     if config["global_clipnorm"]:
         kwargs["global_clipnorm"] = float(config["global_clipnorm"])
-    if name in ("adam", "adamw"):
+    if name in ("adam", "adamw", "lamb"):
         kwargs.setdefault("beta_2", float(config["beta_2"]))
     if name == "adam":
         return keras.optimizers.Adam(learning_rate, **kwargs)
@@ -109,9 +109,11 @@ def make_optimizer(config, model_width=None, variables=None):
         if config["weight_decay_matrices_only"] and variables is not None:
             optimizer.exclude_from_weight_decay(var_list=[v for v in variables if len(v.shape) < 2])
         return optimizer
+    if name == "lamb":  # You et al. 2020: Adam's step rescaled per variable to lr·‖w‖ / ‖step‖
+        return keras.optimizers.Lamb(learning_rate, **kwargs)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=config["momentum"], **kwargs)
-    raise ConfigurationError(f"Unknown optimizer '{name}'. Valid optimizers: adam, adamw, sgd.")
+    raise ConfigurationError(f"Unknown optimizer '{name}'. Valid optimizers: adam, adamw, lamb, sgd.")
 
 
 def model_options(builder, config):

@@ -104,7 +104,7 @@ def test_unknown_names_and_bad_lengths_are_clear_errors(tmp_path, capsys):
     assert main(["train", "lenet5-mnist", "--set", "optimizer='rmsprop'", "--steps", "1",
                  "--set", "train_split=train[:64]", "--set", "eval_split=test[:64]",
                  "--set", f"data_dir={tfds_dir()}", "--output", str(tmp_path)]) == 2  # fmt: skip
-    assert "Unknown optimizer 'rmsprop'. Valid optimizers: adam, adamw, sgd." in capsys.readouterr().err
+    assert "Unknown optimizer 'rmsprop'. Valid optimizers: adam, adamw, lamb, sgd." in capsys.readouterr().err
     assert main(["train", "list"]) == 0
     assert "gpt-tiny_shakespeare" in capsys.readouterr().out
 
@@ -235,3 +235,16 @@ def test_validation_freq_skips_epochs_yet_reports_the_final_weights_validation(t
     # The last epoch was not validated: val_* are computed for the final weights (here the eval split).
     np.testing.assert_allclose(metrics["val_loss"], metrics["loss"], rtol=1e-5)
     assert (tmp_path / "history.png").stat().st_size > 0
+
+
+def test_lamb_moves_every_variable_by_the_same_share_of_its_norm():
+    from kerasnets.training.tasks import COMMON_DEFAULTS, make_optimizer
+
+    optimizer = make_optimizer(dict(COMMON_DEFAULTS, optimizer="lamb", learning_rate=1e-2))
+    rng = np.random.default_rng(0)
+    small, large = (keras.Variable(scale * rng.normal(size=(8, 4)).astype("float32")) for scale in (0.02, 1.0))
+    before = [np.asarray(v).copy() for v in (small, large)]
+    gradients = [keras.ops.convert_to_tensor(rng.normal(size=(8, 4)).astype("float32")) for _ in range(2)]
+    optimizer.apply_gradients(zip(gradients, [small, large]))
+    for variable, old in zip((small, large), before):  # Adam would move both by about 1e-2 per entry
+        assert np.linalg.norm(np.asarray(variable) - old) / np.linalg.norm(old) == pytest.approx(1e-2, rel=1e-3)
