@@ -28,7 +28,7 @@ from kerasnets.training.schedules import TransformerSchedule
 # Keys every task understands; a recipe or `--set` may override any of them.
 COMMON_DEFAULTS = dict(
     batch_size=64,
-    optimizer="adam",  # or "adamw", "sgd" (with `momentum`)
+    optimizer="adam",  # or "adamw", "lamb", "sgd" (with `momentum`)
     momentum=0.9,
     learning_rate=1e-3,
     weight_decay=0.0,
@@ -71,7 +71,7 @@ def pretraining_losses():
 
 
 def make_optimizer(config, model_width=None, variables=None):
-    """Adam / AdamW from the configuration; `warmup_steps > 0` uses `TransformerSchedule`.
+    """Adam / AdamW / LAMB / SGD from the configuration; `warmup_steps > 0` uses `TransformerSchedule`.
 
     With `weight_decay_matrices_only`, AdamW leaves the 0-D and 1-D `variables` (biases, norm
     scales and offsets) undecayed.
