@@ -40,17 +40,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine_info import cpu_model  # noqa: E402
 
 from kerasnets import files  # noqa: E402
+from kerasnets.training.recipes import get_recipe  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "bert_pretraining.json")
 PRETRAINING_RECIPE = "bert_pretraining-corpus"
-# task → (the score reported, settings beyond the recipe's, the recipe's epochs)
+# task → (the score reported, settings beyond the recipe's)
 TASKS = {
-    "sst2": ("accuracy", [], 2),
-    "imdb": ("accuracy", ["sequence_length=128"], 2),
-    "mrpc": ("f1", [], 4),
-    "cola": ("matthews_correlation", [], 4),
+    "sst2": ("accuracy", []),
+    "imdb": ("accuracy", ["sequence_length=128"]),
+    "mrpc": ("f1", []),
+    "cola": ("matthews_correlation", []),
 }
 FRACTIONS = (10, 100)
 ARMS = ("scratch", "pretrained")
@@ -92,18 +93,18 @@ def row_key(task, fraction, arm, protocol="recipe", seed=0):
 
 
 def fine_tune(task, fraction, arm, checkpoint, output_root, smoke, protocol="recipe", seed=0):
-    score, settings, epochs = TASKS[task]
+    score, settings = TASKS[task]
     output = os.path.join(output_root, row_key(task, fraction, arm, protocol, seed))
     settings = [f"checkpoint='{checkpoint}'", f"checkpoint_weights={arm == 'pretrained'}", f"seed={seed}", *settings]
     if protocol == "recipe":
         settings.append("train_split='train'" if fraction == 100 else f"train_split='train[:{fraction}%]'")
-        arguments = []
+        epochs = []
     else:
         cut = fraction * 9 // 10  # of 10 %: train[:9%] to fit, train[9%:10%] to choose the epoch
         settings += [f"train_split='train[:{cut}%]'", f"validation_split='train[{cut}%:{fraction}%]'",
                      "early_stopping_monitor='val_accuracy'", f"early_stopping_patience={EARLY_STOPPING_PATIENCE}"]
-        arguments = [] if smoke else ["--epochs", str(EARLY_STOPPING_EPOCHS * epochs)]
-    arguments = [f"bert-{task}", "--output", output, *arguments, *(item for s in settings for item in ("--set", s))]
+        epochs = [] if smoke else ["--epochs", str(EARLY_STOPPING_EPOCHS * get_recipe(f"bert-{task}").epochs)]
+    arguments = [f"bert-{task}", "--output", output, *epochs, *(item for s in settings for item in ("--set", s))]
     if kerasnets(arguments, smoke) != 0:
         return {"error": "fine-tuning failed"}
     metrics = read_metrics(output)
@@ -122,7 +123,7 @@ def table(results, protocols=("recipe",), seeds=(0,)):
         spread = f" ({min(values):.3f}–{max(values):.3f})" if len(values) > 1 else ""
         return statistics.mean(values), f"{statistics.mean(values):.4f}{spread}"
 
-    for task, (score, _, _) in TASKS.items():
+    for task, (score, _) in TASKS.items():
         for fraction in FRACTIONS:
             for protocol in protocols:
                 arms = [[runs.get(row_key(task, fraction, arm, protocol, seed)) for seed in seeds] for arm in ARMS]

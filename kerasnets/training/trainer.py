@@ -58,16 +58,16 @@ class TimeLimit(keras.callbacks.Callback):
 
 # Settings whose default is a positive count but for which 0 means "none".
 _ZERO_ALLOWED = {"checkpoint_steps", "pretraining_steps", "warmup_steps", "early_stopping_patience"}
-_NUMBER_RANGES = {  # name: (lowest, highest, lowest included[, highest included])
-    "learning_rate": (0.0, None, False),
-    "pretraining_learning_rate": (0.0, None, False),
-    "weight_decay": (0.0, None, True),
-    "beta_2": (0.0, 1.0, True),
-    "global_clipnorm": (0.0, None, True),
-    "min_learning_rate": (0.0, None, True),
-    "dropout": (0.0, 1.0, True),
-    "max_norm": (0.0, None, False),
-    "mask_rate": (0.0, 1.0, False),
+_NUMBER_RANGES = {  # name: (lowest, highest, lowest included, highest included)
+    "learning_rate": (0.0, None, False, False),
+    "pretraining_learning_rate": (0.0, None, False, False),
+    "weight_decay": (0.0, None, True, False),
+    "beta_2": (0.0, 1.0, True, False),
+    "global_clipnorm": (0.0, None, True, False),
+    "min_learning_rate": (0.0, None, True, False),
+    "dropout": (0.0, 1.0, True, False),
+    "max_norm": (0.0, None, False, False),
+    "mask_rate": (0.0, 1.0, False, False),
     "next_sentence_rate": (0.0, 1.0, True, True),
 }
 
@@ -103,7 +103,7 @@ def check_setting(recipe, key, value, default):
     elif isinstance(default, (tuple, list)) and not isinstance(value, (tuple, list)):
         fail("a list, e.g. (32, 64)")
     if key in _NUMBER_RANGES and isinstance(value, (int, float)):
-        low, high, low_included, high_included = (*_NUMBER_RANGES[key], False)[:4]
+        low, high, low_included, high_included = _NUMBER_RANGES[key]
         above = high is not None and (value > high or (value == high and not high_included))
         if value < low or (value == low and not low_included) or above:
             fail(f"{'≥' if low_included else '>'} {low}"
