@@ -60,6 +60,7 @@ ROWS = [
     ("bert-imdb", "bert-imdb", 3, [], None),
     ("bert-mrpc", "bert-mrpc", 2, [], None),
     ("bert-cola", "bert-cola", 2, [], None),
+    ("bert_pretrained-sst2", "bert_pretrained-sst2", 9, [], "bert-sst2"),  # 2,000 MLM + NSP steps on IMDB in-row
     # Does pre-training help? The corpus pre-training (steps-bounded; the cap only guards a slow host), then
     # SST-2 with all its labels from that checkpoint and from fresh weights of the same architecture and
     # vocabulary: only the initial weights differ. {runs} is --output-root.
