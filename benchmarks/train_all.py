@@ -1,6 +1,6 @@
 """Train every recipe at full size and write the README's results table.
 
-    python benchmarks/train_all.py                       # every row (75-115 minutes on 2 shared CPU cores)
+    python benchmarks/train_all.py                       # every row (100-140 minutes on 2 shared CPU cores)
     python benchmarks/train_all.py --only gpt-nanogpt_config lenet5-fashion_mnist
     python benchmarks/train_all.py --table-only          # rewrite the table from benchmarks/results.json
     python benchmarks/train_all.py --figure-only         # redraw docs/learning_curves.png from the runs
