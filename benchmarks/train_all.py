@@ -1,6 +1,6 @@
 """Train every recipe at full size and write the README's results table.
 
-    python benchmarks/train_all.py                       # every row (100-140 minutes on 2 shared CPU cores)
+    python benchmarks/train_all.py                       # every row (120-160 minutes on 2 shared CPU cores)
     python benchmarks/train_all.py --only gpt-nanogpt_config lenet5-fashion_mnist
     python benchmarks/train_all.py --table-only          # rewrite the table from benchmarks/results.json
     python benchmarks/train_all.py --figure-only         # redraw docs/learning_curves.png from the runs
@@ -44,12 +44,15 @@ ROWS = [
     ("simple_cnn-fashion_mnist", "simple_cnn-fashion_mnist", 9, [], None),
     ("lenet5-mnist", "lenet5-mnist", 3, [], None),
     ("rnn_classifier-fashion_mnist", "rnn_classifier-fashion_mnist", 5, [], None),
-    ("rnn_language_model-tiny_shakespeare", "rnn_language_model-tiny_shakespeare", 8, [], None),
+    # 15 minutes hold the recipe's 4,000 steps at about 210 ms a step (2026-12-07); 8 held 2,119 (README).
+    ("rnn_language_model-tiny_shakespeare", "rnn_language_model-tiny_shakespeare", 15, [], None),
     ("gpt-tiny_shakespeare", "gpt-tiny_shakespeare", 15, [], None),
     # nanoGPT's CPU configuration, split and optimizer (benchmarks/nanogpt_compare.py)
     ("gpt-nanogpt_config", "gpt-tiny_shakespeare", 5, NANOGPT_SETTINGS, "nanoGPT"),
-    ("seq2seq-spa_eng", "seq2seq-spa_eng", 6, [], None),
-    ("seq2seq_no_attention-spa_eng", "seq2seq-spa_eng", 6, ["--set", "attention=None"], "seq2seq-spa_eng"),
+    # The RNN pair needs 2,000+ steps before either arm translates (BLEU ≈ 1 at 1,100 steps; README), so
+    # 12 minutes each; the Transformer keeps its 6 against the attention arm.
+    ("seq2seq-spa_eng", "seq2seq-spa_eng", 12, [], None),
+    ("seq2seq_no_attention-spa_eng", "seq2seq-spa_eng", 12, ["--set", "attention=None"], "seq2seq-spa_eng"),
     ("transformer-spa_eng", "transformer-spa_eng", 6, [], "seq2seq-spa_eng"),
     ("transformer_15min-spa_eng", "transformer-spa_eng", 15, [], None),
     ("text_cnn-sst2", "text_cnn-sst2", 4, [], None),
@@ -69,6 +72,13 @@ ROWS = [
     ("bert_corpus_pretrained-sst2", "bert-sst2", 6, [*PRETRAINED_CHECKPOINT, "--set", "checkpoint_weights=True"],
      "bert_corpus_scratch-sst2"),
 ]  # fmt: skip
+
+# The reference column where a row's own differs from its recipe's (the pair below shares bert-sst2's).
+REFERENCES = {
+    "bert_corpus_scratch-sst2": "the control: bert_corpus_pretrained-sst2's architecture and vocabulary, fresh weights",
+    "bert_corpus_pretrained-sst2": "Devlin et al. 2019: pre-training helps (not like for like: BERT-Tiny fully "
+                                   "pre-trained scores 83.2 on SST-2's test set, Turc et al. 2019)",
+}
 
 # A translation row beats the row it is compared with only by at least this many BLEU points,
 # so that two barely trained runs (BLEU near 1) do not make a finding.
@@ -202,7 +212,9 @@ def write_table(results):
         wall = metrics["wall_seconds"]
         wall_text = f"{wall / 60:.1f} min" if wall >= 120 else f"{wall:.0f} s"
         stopped = " (time limit)" if metrics.get("stopped_by_time_limit") else ""
-        reference = nanogpt_reference() if name == "gpt-nanogpt_config" else recipe_object.reference
+        reference = REFERENCES.get(name, recipe_object.reference)
+        if name == "gpt-nanogpt_config":
+            reference = nanogpt_reference()
         lines.append(
             f"| `{name}` | {recipe_object.dataset} | {metrics['parameters']:,} | "
             f"{metrics['epochs']} ({metrics['steps']:,}){stopped} | {wall_text} | {headline(metrics)} | "
