@@ -212,9 +212,10 @@ def write_table(results):
         wall = metrics["wall_seconds"]
         wall_text = f"{wall / 60:.1f} min" if wall >= 120 else f"{wall:.0f} s"
         stopped = " (time limit)" if metrics.get("stopped_by_time_limit") else ""
-        reference = REFERENCES.get(name, recipe_object.reference)
         if name == "gpt-nanogpt_config":
             reference = nanogpt_reference()
+        else:
+            reference = REFERENCES.get(name, recipe_object.reference)
         lines.append(
             f"| `{name}` | {recipe_object.dataset} | {metrics['parameters']:,} | "
             f"{metrics['epochs']} ({metrics['steps']:,}){stopped} | {wall_text} | {headline(metrics)} | "
